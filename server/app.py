@@ -1,0 +1,27 @@
+"""The composition root: ``create_app(settings)`` wires the packages together. Nothing runs at import time."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+import signaling
+import web as web_ui
+from server.db import database_ctx
+from server.keys import settings_key
+from server.middleware import security_headers
+from server.settings import Settings
+
+# A signaling message may be 64 KiB; form posts are far smaller. This caps request bodies.
+MAX_REQUEST_BYTES = 256 * 1024
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[security_headers, *web_ui.middlewares()],
+        client_max_size=MAX_REQUEST_BYTES,
+    )
+    app[settings_key] = settings
+    app.cleanup_ctx.append(database_ctx)
+    signaling.setup(app)
+    web_ui.setup(app)
+    return app

@@ -1,0 +1,18 @@
+"""Every typed application key, in one place (aiohttp's "Data Sharing aka No Singletons Please")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from server.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+settings_key = web.AppKey("settings", Settings)
+engine_key = web.AppKey("engine", AsyncEngine)
+sessionmaker_key = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
+hub_key = web.AppKey("hub", "Hub")

@@ -1,0 +1,253 @@
+"""The one declared table of settings.
+
+Every setting has a name, a type, a default, an ``ASCOLTO_*`` environment variable and a line of help.
+``docs/configuration.md`` lists them all (a test checks it), and ``run.py`` exposes the most common ones as
+command-line flags. Values come, in increasing priority, from the defaults, the environment and the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {raw!r}")
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _parse_ice_servers(raw: str) -> tuple[dict[str, Any], ...]:
+    """Either a JSON list of RTCIceServer dictionaries or a comma-separated list of URLs."""
+    raw = raw.strip()
+    if not raw:
+        return ()
+    if raw.startswith("["):
+        servers = json.loads(raw)
+        if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
+            raise ValueError("expected a JSON list of objects with 'urls'")
+        return tuple(servers)
+    return tuple({"urls": url} for url in _parse_list(raw))
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any]
+
+    @property
+    def env(self) -> str:
+        return f"ASCOLTO_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "str", "127.0.0.1", "Address the server listens on.", str),
+    Setting("port", "int", 8080, "Port the server listens on.", int),
+    Setting(
+        "data_dir",
+        "path",
+        Path("data"),
+        "Directory for the embedded SQLite database and other local state.",
+        Path,
+    ),
+    Setting(
+        "database_url",
+        "str",
+        "",
+        "SQLAlchemy URL of the database, e.g. postgresql+asyncpg://user@host/db. "
+        "Empty means a SQLite file in the data directory.",
+        str,
+    ),
+    Setting(
+        "public_url",
+        "str",
+        "",
+        "Base URL people reach the site at, used in join links and for the WebSocket Origin check. "
+        "Empty means http://HOST:PORT.",
+        str,
+    ),
+    Setting(
+        "allowed_origins",
+        "list",
+        (),
+        "Extra Origins (comma-separated) allowed to open the signaling WebSocket besides the site's own.",
+        _parse_list,
+    ),
+    Setting(
+        "ice_servers",
+        "ice",
+        (),
+        "STUN/TURN servers for the browsers: comma-separated URLs, or a JSON list of RTCIceServer objects. "
+        "Empty: host candidates only, enough for loopback and LAN calls.",
+        _parse_ice_servers,
+    ),
+    Setting("service_name", "str", "Ascolto", "Name of the service shown on every page.", str),
+    Setting(
+        "service_phone",
+        "str",
+        "02 0202",
+        "Phone number of the service, shown to citizens when a call cannot go ahead.",
+        str,
+    ),
+    Setting("emergency_number", "str", "112", "Emergency number shown to citizens.", str),
+    Setting(
+        "quick_exit_url",
+        "str",
+        "https://www.google.it/",
+        "Neutral site the citizen's quick-exit button leaves for.",
+        str,
+    ),
+    Setting(
+        "consultation_minutes",
+        "int",
+        60,
+        "Default length of a consultation created from the console, in minutes.",
+        int,
+    ),
+    Setting(
+        "join_early_minutes",
+        "int",
+        15,
+        "How many minutes before its start a citizen's join link starts to work.",
+        int,
+    ),
+    Setting(
+        "join_late_minutes",
+        "int",
+        30,
+        "How many minutes after its planned end a citizen's join link keeps working.",
+        int,
+    ),
+    Setting("session_idle_minutes", "int", 30, "Staff sessions end after this much inactivity.", int),
+    Setting("session_absolute_hours", "int", 12, "Staff sessions end this long after login.", int),
+    Setting(
+        "login_max_failures",
+        "int",
+        5,
+        "Failed logins allowed per account and per address within the throttle window.",
+        int,
+    ),
+    Setting("login_window_minutes", "int", 15, "Window of the failed-login throttle, in minutes.", int),
+    Setting(
+        "secure_cookies",
+        "bool",
+        False,
+        "Mark cookies Secure (set this when serving over HTTPS, as in production).",
+        _parse_bool,
+    ),
+    Setting(
+        "ws_messages_per_second",
+        "int",
+        50,
+        "Sustained signaling messages per second allowed per WebSocket (bursts up to twice that).",
+        int,
+    ),
+    Setting(
+        "ws_heartbeat_seconds",
+        "int",
+        20,
+        "Interval of WebSocket pings; a peer that misses one is dropped.",
+        int,
+    ),
+    Setting("log_level", "str", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).", str),
+    Setting("log_json", "bool", True, "Write logs as one JSON object per line.", _parse_bool),
+)
+
+SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration of one server. Build it with :meth:`from_env` or directly in tests."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    public_url: str = ""
+    allowed_origins: tuple[str, ...] = ()
+    ice_servers: tuple[dict[str, Any], ...] = ()
+    service_name: str = "Ascolto"
+    service_phone: str = "02 0202"
+    emergency_number: str = "112"
+    quick_exit_url: str = "https://www.google.it/"
+    consultation_minutes: int = 60
+    join_early_minutes: int = 15
+    join_late_minutes: int = 30
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 12
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    secure_cookies: bool = False
+    ws_messages_per_second: int = 50
+    ws_heartbeat_seconds: int = 20
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``ASCOLTO_*`` variables, then ``overrides`` (ignored when None)."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for setting in SETTINGS:
+            raw = environ.get(setting.env)
+            if raw is not None:
+                try:
+                    values[setting.name] = setting.parse(raw)
+                except (ValueError, json.JSONDecodeError) as exc:
+                    raise SettingsError(f"{setting.env}: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values).validated()
+
+    def validated(self) -> Settings:
+        if not 0 < self.port < 65536:
+            raise SettingsError(f"port must be between 1 and 65535, got {self.port}")
+        for name in (
+            "consultation_minutes",
+            "session_idle_minutes",
+            "session_absolute_hours",
+            "login_max_failures",
+            "login_window_minutes",
+            "ws_messages_per_second",
+            "ws_heartbeat_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"{name} must be positive")
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("public_url must start with http:// or https://")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        """The site's own origin plus any path prefix, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ascolto.sqlite3').resolve()}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes).validated()

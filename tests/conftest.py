@@ -1,0 +1,76 @@
+"""Shared fixtures: settings and an in-process app per test, on SQLite and on PostgreSQL.
+
+Tests that take ``client`` or ``make_client`` run twice: on a fresh SQLite file and on a fresh PostgreSQL
+database. Without a reachable PostgreSQL the second run is skipped, except when ASCOLTO_REQUIRE_SERVICES=1 (as in
+CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from pytest_aiohttp import AiohttpClient
+
+from server.app import create_app
+from server.settings import Settings
+from tests.services import fresh_postgres_database
+
+REQUIRE_SERVICES = os.environ.get("ASCOLTO_REQUIRE_SERVICES") == "1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+        return
+    async with fresh_postgres_database(require=REQUIRE_SERVICES) as url:
+        yield url
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        port = overrides.pop("port", None) or free_port()
+        values: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": port,
+            "data_dir": tmp_path / "data",
+            "public_url": f"http://127.0.0.1:{port}",
+            "log_json": False,
+        }
+        values.update(overrides)
+        return Settings(**values).validated()
+
+    return make
+
+
+MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture
+def make_client(aiohttp_client: AiohttpClient, make_settings: Callable[..., Settings], database_url: str) -> MakeClient:
+    """``await make_client(**setting_overrides)``: a started in-process server and a client for it."""
+
+    async def make(**overrides: Any) -> TestClient[Any, Any]:
+        overrides.setdefault("database_url", database_url)
+        settings = make_settings(**overrides)
+        return await aiohttp_client(create_app(settings), server_kwargs={"port": settings.port})
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: MakeClient) -> TestClient[Any, Any]:
+    return await make_client()

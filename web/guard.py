@@ -1,0 +1,72 @@
+"""Page guards: who is logged in, and CSRF protection for every state-changing form."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from server import identity
+from server.auth import SessionInfo
+from server.crypto import new_secret, same
+from server.keys import settings_key
+from web.keys import login_csrf_key, page_staff_key
+
+LOGIN_CSRF_COOKIE = "ascolto_csrf"
+
+
+class CsrfError(web.HTTPForbidden):
+    pass
+
+
+async def require_staff(request: web.Request) -> SessionInfo:
+    """The live staff session, or a redirect to the login page."""
+    session = await identity.staff_session(request)
+    if session is None:
+        login = request.app.router["login"].url_for().with_query(next=request.path)
+        raise web.HTTPSeeOther(location=str(login))
+    request[page_staff_key] = session
+    return session
+
+
+def site_origin(request: web.Request) -> str:
+    from yarl import URL
+
+    base = URL(request.app[settings_key].base_url)
+    return str(base.origin())
+
+
+def check_origin(request: web.Request) -> None:
+    """Browsers send Origin on POST: when it is there it must be ours (defence in depth beside the token)."""
+    origin = request.headers.get("Origin")
+    allowed = {site_origin(request), *request.app[settings_key].allowed_origins}
+    if origin is not None and origin != "null" and origin not in allowed:
+        raise CsrfError(text="cross-site request refused")
+
+
+async def checked_form(request: web.Request, session: SessionInfo) -> MultiDictProxy[str | bytes]:
+    """The posted form, after checking its CSRF token against the session's."""
+    check_origin(request)
+    form = await request.post()
+    token = form.get("csrf_token")
+    if not isinstance(token, str) or not same(token, session.csrf_token):
+        raise CsrfError(text="the form expired: go back, reload the page and try again")
+    return form
+
+
+def issue_login_csrf(request: web.Request, response_cookies: dict[str, str]) -> str:
+    """The login form's double-submit token: reuse the cookie's, or make one."""
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or new_secret()
+    request[login_csrf_key] = token
+    response_cookies[LOGIN_CSRF_COOKIE] = token
+    return token
+
+
+async def checked_login_form(request: web.Request) -> MultiDictProxy[str | bytes]:
+    check_origin(request)
+    form = await request.post()
+    token = form.get("csrf_token")
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not cookie or not isinstance(token, str) or not same(token, cookie):
+        raise CsrfError(text="the form expired: go back, reload the page and try again")
+    request[login_csrf_key] = cookie
+    return form

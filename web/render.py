@@ -1,0 +1,47 @@
+"""Rendering a page: the template's own context plus what every page gets (language, links, staff, CSRF)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from server.keys import settings_key
+from web import static_files
+from web.i18n import LANGUAGES, negotiate, translate
+from web.keys import login_csrf_key, page_staff_key
+
+
+def page_context(request: web.Request) -> dict[str, Any]:
+    lang = negotiate(request)
+    session = request.get(page_staff_key)
+
+    def t(key: str, **params: object) -> str:
+        return translate(lang, key, **params)
+
+    def url(name: str, **parts: str) -> str:
+        return str(request.app.router[name].url_for(**parts))
+
+    def static(path: str) -> str:
+        return static_files.url_for(request.app, path)
+
+    return {
+        "lang": lang,
+        "languages": LANGUAGES,
+        "t": t,
+        "url": url,
+        "static": static,
+        "settings": request.app[settings_key],
+        "staff": session.staff if session else None,
+        "csrf_token": session.csrf_token if session else request.get(login_csrf_key, ""),
+        "path": request.path,
+    }
+
+
+def render(template: str, request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    response = aiohttp_jinja2.render_template(template, request, {**page_context(request), **context}, status=status)
+    if "lang" in request.query and request.query["lang"] in LANGUAGES:
+        # The visible switch: remember the choice for the next pages.
+        response.set_cookie("lang", request.query["lang"], max_age=365 * 86400, samesite="Lax", path="/")
+    return response

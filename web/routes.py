@@ -1,0 +1,29 @@
+"""The URL map and what every page's template gets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from web import static_files
+from web.views import citizen, health, staff
+
+
+def setup_routes(app: web.Application, static_dir: Path) -> None:
+    router = app.router
+    router.add_get("/", citizen.index, name="index")
+    router.add_get("/healthz", health.healthz, name="healthz")
+    # Citizens
+    router.add_get("/join/{token}", citizen.join, name="join")
+    router.add_get("/call", citizen.call, name="citizen_call")
+    # Staff
+    router.add_get("/login", staff.login_form, name="login")
+    router.add_post("/login", staff.login_submit, name="login_submit")
+    router.add_post("/logout", staff.logout, name="logout")
+    router.add_get("/console", staff.console, name="console")
+    router.add_post("/console/consultations", staff.create, name="consultation_create")
+    router.add_get("/console/consultations/{id}", staff.room, name="consultation")
+    router.add_post("/console/consultations/{id}/email", staff.email_link, name="consultation_email")
+    router.add_post("/console/consultations/{id}/link", staff.new_link, name="consultation_link")
+    static_files.setup(app, static_dir)

@@ -1,0 +1,187 @@
+"""Staff pages: login, logout, the console, a consultation's room."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+
+from server import auth, consultations, outbox
+from server.errors import InvalidInput, TooManyAttempts
+from server.identity import STAFF_COOKIE
+from server.keys import sessionmaker_key, settings_key
+from server.models import utcnow
+from web.guard import (
+    LOGIN_CSRF_COOKIE,
+    checked_form,
+    checked_login_form,
+    issue_login_csrf,
+    require_staff,
+)
+from web.i18n import negotiate, translate
+from web.keys import page_staff_key
+from web.links import join_url
+from web.render import render
+
+
+def _safe_next(value: object) -> str:
+    """Only same-site paths: never an open redirect."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/console"
+
+
+def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str) -> None:
+    settings = request.app[settings_key]
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        secure=settings.secure_cookies,
+        samesite="Lax",
+        path="/",
+        max_age=settings.session_absolute_hours * 3600,
+    )
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    cookies: dict[str, str] = {}
+    issue_login_csrf(request, cookies)
+    response = render("login.html", request, {"next": _safe_next(request.query.get("next")), "error": None})
+    for name, value in cookies.items():
+        response.set_cookie(name, value, httponly=True, samesite="Strict", path="/login")
+    return response
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await checked_login_form(request)
+    email, password = form.get("email", ""), form.get("password", "")
+    next_url = _safe_next(form.get("next"))
+    if not isinstance(email, str) or not isinstance(password, str) or not email or not password:
+        return _login_error(request, "login.error.missing", next_url, email, 400)
+    try:
+        result = await auth.login(
+            request.app[sessionmaker_key],
+            request.app[settings_key],
+            email=email,
+            password=password,
+            address=request.remote or "unknown",
+            previous_session=request.cookies.get(STAFF_COOKIE),
+        )
+    except TooManyAttempts as exc:
+        response = _login_error(request, "login.error.throttled", next_url, email, 429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    if result is None:
+        return _login_error(request, "login.error.invalid", next_url, email, 401)
+    secret, _session = result
+    response = web.HTTPSeeOther(location=next_url)
+    _set_cookie(request, response, STAFF_COOKIE, secret)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _login_error(request: web.Request, key: str, next_url: str, email: object, status: int) -> web.Response:
+    context = {"next": next_url, "error": key, "email": email if isinstance(email, str) else ""}
+    return render("login.html", request, context, status=status)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await require_staff(request)
+    await checked_form(request, session)
+    secret = request.cookies.get(STAFF_COOKIE)
+    if secret:
+        await auth.logout(request.app[sessionmaker_key], secret)
+    response = web.HTTPSeeOther(location=str(request.app.router["login"].url_for()))
+    response.del_cookie(STAFF_COOKIE, path="/")
+    return response
+
+
+async def _console_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+    session = request[page_staff_key]
+    since = utcnow() - timedelta(hours=12)
+    items = await consultations.list_for_operator(request.app[sessionmaker_key], session.staff, since=since)
+    return {"consultations": items, "errors": {}, "values": {}, "created": None, **extra}
+
+
+async def console(request: web.Request) -> web.StreamResponse:
+    await require_staff(request)
+    return render("console.html", request, await _console_context(request))
+
+
+async def create(request: web.Request) -> web.StreamResponse:
+    session = await require_staff(request)
+    form = await checked_form(request, session)
+    values = {k: str(form.get(k, "")) for k in ("citizen_name", "citizen_email", "citizen_phone")}
+    try:
+        new = await consultations.create_consultation(
+            request.app[sessionmaker_key], request.app[settings_key], operator=session.staff, **values
+        )
+    except InvalidInput as exc:
+        context = await _console_context(request, errors=exc.fields, values=values)
+        return render("console.html", request, context, status=400)
+    return _room_page(request, new.consultation, join_url(request.app, new.token), status=201)
+
+
+async def room(request: web.Request) -> web.StreamResponse:
+    session = await require_staff(request)
+    consultation = await consultations.get_for_staff(
+        request.app[sessionmaker_key], session.staff, request.match_info["id"]
+    )
+    return _room_page(request, consultation, None)
+
+
+def _room_page(
+    request: web.Request, consultation: Any, link: str | None, *, status: int = 200, notice: str = ""
+) -> web.Response:
+    """The operator's page for one consultation: the citizen's link (when just made) and the call."""
+    context = {
+        "consultation": consultation,
+        "join_link": link,
+        "notice": notice,
+        "state": consultations.window_state(consultation, request.app[settings_key]).value,
+    }
+    return render("operator_call.html", request, context, status=status)
+
+
+async def new_link(request: web.Request) -> web.StreamResponse:
+    """A fresh join link (the old one stops working): links are shown once, never stored in clear."""
+    session = await require_staff(request)
+    await checked_form(request, session)
+    sessionmaker = request.app[sessionmaker_key]
+    token = await consultations.reissue_token(sessionmaker, session.staff, request.match_info["id"])
+    consultation = await consultations.get_for_staff(sessionmaker, session.staff, request.match_info["id"])
+    return _room_page(request, consultation, join_url(request.app, token))
+
+
+async def email_link(request: web.Request) -> web.StreamResponse:
+    """Issue a fresh link and put it in an email to the citizen (the outbox, until SMTP arrives)."""
+    session = await require_staff(request)
+    await checked_form(request, session)
+    sessionmaker = request.app[sessionmaker_key]
+    consultation_id = request.match_info["id"]
+    consultation = await consultations.get_for_staff(sessionmaker, session.staff, consultation_id)
+    if not consultation.citizen_email:
+        notice = "room.email.none"
+        return _room_page(request, consultation, None, status=400, notice=notice)
+    token = await consultations.reissue_token(sessionmaker, session.staff, consultation_id)
+    link = join_url(request.app, token)
+    lang = negotiate(request)
+    settings = request.app[settings_key]
+    await outbox.enqueue(
+        sessionmaker,
+        to=consultation.citizen_email,
+        subject=translate(lang, "email.link.subject", service=settings.service_name),
+        body=translate(
+            lang,
+            "email.link.body",
+            name=consultation.citizen_name,
+            link=link,
+            service=settings.service_name,
+            phone=settings.service_phone,
+        ),
+        consultation_id=consultation.id,
+        actor=f"staff:{session.staff.id}",
+    )
+    return _room_page(request, consultation, link, notice="room.email.sent")
