@@ -9,6 +9,7 @@ from server import identity
 from server.auth import SessionInfo
 from server.crypto import new_secret, same
 from server.keys import settings_key
+from server.origins import origin_allowed
 from web.keys import login_csrf_key, page_staff_key
 
 LOGIN_CSRF_COOKIE = "ascolto_csrf"
@@ -28,18 +29,10 @@ async def require_staff(request: web.Request) -> SessionInfo:
     return session
 
 
-def site_origin(request: web.Request) -> str:
-    from yarl import URL
-
-    base = URL(request.app[settings_key].base_url)
-    return str(base.origin())
-
-
 def check_origin(request: web.Request) -> None:
     """Browsers send Origin on POST: when it is there it must be ours (defence in depth beside the token)."""
     origin = request.headers.get("Origin")
-    allowed = {site_origin(request), *request.app[settings_key].allowed_origins}
-    if origin is not None and origin != "null" and origin not in allowed:
+    if origin is not None and not origin_allowed(request.app[settings_key], origin):
         raise CsrfError(text="cross-site request refused")
 
 

@@ -45,3 +45,8 @@ def render(template: str, request: web.Request, context: dict[str, Any], *, stat
         # The visible switch: remember the choice for the next pages.
         response.set_cookie("lang", request.query["lang"], max_age=365 * 86400, samesite="Lax", path="/")
     return response
+
+
+def see_other(location: str) -> web.Response:
+    """A 303 redirect as a plain response, so cookies can be set on it before it is returned."""
+    return web.Response(status=303, headers={"Location": location})

@@ -19,7 +19,7 @@ from server.identity import CITIZEN_COOKIE
 from server.keys import sessionmaker_key, settings_key
 from server.models import Consultation, utcnow
 from web.i18n import negotiate
-from web.render import render
+from web.render import render, see_other
 
 PENDING_COOKIE = "ascolto_pending"
 ROME = ZoneInfo("Europe/Rome")
@@ -49,7 +49,7 @@ def _seconds_until_close(consultation: Consultation, request: web.Request) -> in
 
 async def join(request: web.Request) -> web.StreamResponse:
     token = request.match_info["token"]
-    response = web.HTTPSeeOther(location=str(request.app.router["citizen_call"].url_for()))
+    response = see_other(str(request.app.router["citizen_call"].url_for()))
     if len(token) > 100:
         return response  # lands on the calm "link not valid" page
     exchange = await consultations.exchange_token(request.app[sessionmaker_key], request.app[settings_key], token)

@@ -22,7 +22,7 @@ from web.guard import (
 from web.i18n import negotiate, translate
 from web.keys import page_staff_key
 from web.links import join_url
-from web.render import render
+from web.render import render, see_other
 
 
 def _safe_next(value: object) -> str:
@@ -76,7 +76,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if result is None:
         return _login_error(request, "login.error.invalid", next_url, email, 401)
     secret, _session = result
-    response = web.HTTPSeeOther(location=next_url)
+    response = see_other(next_url)
     _set_cookie(request, response, STAFF_COOKIE, secret)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
@@ -93,7 +93,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     secret = request.cookies.get(STAFF_COOKIE)
     if secret:
         await auth.logout(request.app[sessionmaker_key], secret)
-    response = web.HTTPSeeOther(location=str(request.app.router["login"].url_for()))
+    response = see_other(str(request.app.router["login"].url_for()))
     response.del_cookie(STAFF_COOKIE, path="/")
     return response
 
