@@ -59,7 +59,8 @@ def negotiate(request: web.Request) -> str:
                 weight = float(q) if q else 1.0
             except ValueError:
                 weight = 0.0
-            preferred.append((weight, tag.strip().replace("-", "_")))
+            if weight > 0:  # q=0 means "not acceptable"
+                preferred.append((weight, tag.strip().replace("-", "_")))
     preferred.sort(key=lambda item: -item[0])
     best = Locale.negotiate([tag for _, tag in preferred], list(LANGUAGES))
     return best.language if best is not None else DEFAULT

@@ -21,7 +21,7 @@ from web.guard import (
 )
 from web.i18n import negotiate, translate
 from web.keys import page_staff_key
-from web.links import join_url
+from server.links import join_url
 from web.render import render, see_other
 
 

@@ -1,0 +1,138 @@
+"""What the command line does: serve, migrate, create-user, consult, demo (``run.py`` parses argv)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server import auth, consultations, logs
+from server.app import create_app
+from server.db import create_engine, make_sessionmaker, migrate
+from server.errors import InvalidInput
+from server.links import join_url, operator_url
+from server.models import Role, Service, Staff
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ROLE_NAMES = [role.value for role in Role]
+
+
+def serve(settings: Settings) -> int:
+    logs.configure(settings.log_level, settings.log_json)
+    app = create_app(settings)
+    log.info("serving on %s", settings.base_url)
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        access_log_class=logs.AccessLogger,
+        print=None,
+        shutdown_timeout=5,
+    )
+    return 0
+
+
+Command = Callable[[async_sessionmaker[AsyncSession], Settings, argparse.Namespace], Awaitable[int]]
+
+
+async def run_command(name: str, settings: Settings, args: argparse.Namespace) -> int:
+    """Open the database (migrating it), run one command, close."""
+    logs.configure("WARNING", as_json=False)
+    engine = create_engine(settings)
+    try:
+        await migrate(engine)
+        return await COMMANDS[name](make_sessionmaker(engine), settings, args)
+    except InvalidInput as exc:
+        details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())
+        print(f"run.py {name}: {exc.message}" + (f" ({details})" if details else ""), file=sys.stderr)
+        return 2
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(_sm: async_sessionmaker[AsyncSession], _settings: Settings, _args: argparse.Namespace) -> int:
+    print("database is up to date")
+    return 0
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+async def _create_user(sm: async_sessionmaker[AsyncSession], _settings: Settings, args: argparse.Namespace) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        generated = False
+    else:
+        password, generated = generate_password(), True
+    staff = await auth.create_staff(
+        sm, email=args.email, name=args.name, role=Role(args.role), password=password, discipline=args.discipline
+    )
+    print(f"created {staff.role.value} {staff.email}")
+    if generated:
+        print(f"password (shown only now): {password}")
+    return 0
+
+
+async def _consult(sm: async_sessionmaker[AsyncSession], settings: Settings, args: argparse.Namespace) -> int:
+    async with sm() as db:
+        operator = await db.scalar(select(Staff).where(Staff.email == auth.normalise_email(args.operator)))
+    if operator is None or not operator.active:
+        print(f"run.py consult: no active staff member with email {args.operator}", file=sys.stderr)
+        return 2
+    new = await consultations.create_consultation(sm, settings, operator=operator, citizen_name=args.citizen_name)
+    app = create_app(settings)  # for its URL map only; nothing is started
+    print(f"citizen: {join_url(app, new.token)}")
+    print(f"operator: {operator_url(app, new.consultation.id)}")
+    return 0
+
+
+DEMO_SERVICES = [
+    ("emergenza", "Servizio di emergenza psicologica e relazionale", "02 0202"),
+    ("vittime", "Sostegno alle vittime di reato (psicotrauma)", "02 0203"),
+    ("criminologico", "Servizio criminologico", "02 0204"),
+    ("mediazione", "Mediazione sociale e penale", "02 0205"),
+]
+
+DEMO_STAFF = [
+    ("coordinamento@example.org", "Giulia Ferrari", Role.COORDINATOR, ""),
+    ("supervisione@example.org", "Dott. Marco Bianchi", Role.SUPERVISOR, "psicoterapeuta"),
+    ("rossi@example.org", "Dott.ssa Laura Rossi", Role.OPERATOR, "psicologa"),
+    ("conti@example.org", "Dott. Luca Conti", Role.OPERATOR, "criminologo"),
+    ("greco@example.org", "Avv. Sara Greco", Role.OPERATOR, "avvocata"),
+    ("centralino@example.org", "Paolo Esposito", Role.SWITCHBOARD, ""),
+]
+
+
+async def _demo(sm: async_sessionmaker[AsyncSession], settings: Settings, _args: argparse.Namespace) -> int:
+    async with sm() as db:
+        if await db.scalar(select(func.count()).select_from(Staff)):
+            print("run.py demo: the database already has staff; the demo fills only an empty one", file=sys.stderr)
+            return 2
+    async with sm.begin() as db:
+        db.add_all(Service(slug=slug, name=name, phone=phone) for slug, name, phone in DEMO_SERVICES)
+    password = generate_password()
+    for email, name, role, discipline in DEMO_STAFF:
+        await auth.create_staff(sm, email=email, name=name, role=role, password=password, discipline=discipline)
+    print(f"demo organisation created: {len(DEMO_SERVICES)} services, {len(DEMO_STAFF)} staff")
+    for email, name, role, _ in DEMO_STAFF:
+        print(f"  {role.value:<12} {email:<28} {name}")
+    print(f"password for every demo account (shown only now): {password}")
+    print(f"try: python run.py consult --operator {DEMO_STAFF[2][0]} --citizen-name Maria")
+    return 0
+
+
+COMMANDS: dict[str, Command] = {
+    "migrate": _migrate,
+    "create-user": _create_user,
+    "consult": _consult,
+    "demo": _demo,
+}
