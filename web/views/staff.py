@@ -11,6 +11,7 @@ from server import auth, consultations, outbox
 from server.errors import InvalidInput, TooManyAttempts
 from server.identity import STAFF_COOKIE
 from server.keys import sessionmaker_key, settings_key
+from server.links import join_url
 from server.models import utcnow
 from web.guard import (
     LOGIN_CSRF_COOKIE,
@@ -21,7 +22,6 @@ from web.guard import (
 )
 from web.i18n import negotiate, translate
 from web.keys import page_staff_key
-from server.links import join_url
 from web.render import render, see_other
 
 
