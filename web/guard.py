@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from multidict import MultiDictProxy
 
@@ -36,7 +38,7 @@ def check_origin(request: web.Request) -> None:
         raise CsrfError(text="cross-site request refused")
 
 
-async def checked_form(request: web.Request, session: SessionInfo) -> MultiDictProxy[str | bytes]:
+async def checked_form(request: web.Request, session: SessionInfo) -> MultiDictProxy[Any]:
     """The posted form, after checking its CSRF token against the session's."""
     check_origin(request)
     form = await request.post()
@@ -54,7 +56,7 @@ def issue_login_csrf(request: web.Request, response_cookies: dict[str, str]) -> 
     return token
 
 
-async def checked_login_form(request: web.Request) -> MultiDictProxy[str | bytes]:
+async def checked_login_form(request: web.Request) -> MultiDictProxy[Any]:
     check_origin(request)
     form = await request.post()
     token = form.get("csrf_token")

@@ -116,7 +116,12 @@ async def create(request: web.Request) -> web.StreamResponse:
     values = {k: str(form.get(k, "")) for k in ("citizen_name", "citizen_email", "citizen_phone")}
     try:
         new = await consultations.create_consultation(
-            request.app[sessionmaker_key], request.app[settings_key], operator=session.staff, **values
+            request.app[sessionmaker_key],
+            request.app[settings_key],
+            operator=session.staff,
+            citizen_name=values["citizen_name"],
+            citizen_email=values["citizen_email"],
+            citizen_phone=values["citizen_phone"],
         )
     except InvalidInput as exc:
         context = await _console_context(request, errors=exc.fields, values=values)
