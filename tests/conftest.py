@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp import AiohttpClient
 
 from server.app import create_app
+from server.logs import AccessLogger
 from server.settings import Settings
 from tests.services import fresh_postgres_database
 
@@ -66,7 +67,10 @@ def make_client(aiohttp_client: AiohttpClient, make_settings: Callable[..., Sett
     async def make(**overrides: Any) -> TestClient[Any, Any]:
         overrides.setdefault("database_url", database_url)
         settings = make_settings(**overrides)
-        return await aiohttp_client(create_app(settings), server_kwargs={"port": settings.port})
+        server = TestServer(create_app(settings), port=settings.port)
+        # The production access logger, so tests see what production would log.
+        await server.start_server(access_log_class=AccessLogger)
+        return await aiohttp_client(server)
 
     return make
 
