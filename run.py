@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py",
         description="Ascolto: video consultations for public psychological-support services.",
-        epilog="Every setting can also come from an ASCOLTO_* environment variable: see docs/configuration.md.",
+        epilog="Every setting can also come from an ASCOLTO_* environment variable: see README.md.",
     )
     _common(parser, top=True)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -1,7 +1,7 @@
 """The one declared table of settings.
 
 Every setting has a name, a type, a default, an ``ASCOLTO_*`` environment variable and a line of help.
-``docs/configuration.md`` lists them all (a test checks it), and ``run.py`` exposes the most common ones as
+``README.md`` lists them all (a test checks it), and ``run.py`` exposes the most common ones as
 command-line flags. Values come, in increasing priority, from the defaults, the environment and the command line.
 """
 

@@ -7,7 +7,7 @@ import pytest
 
 from server.settings import SETTINGS, Settings, SettingsError
 
-DOCS = Path(__file__).parents[2] / "docs" / "configuration.md"
+README = Path(__file__).parents[2] / "README.md"
 
 
 def test_every_setting_is_declared_once_and_matches_the_dataclass() -> None:
@@ -21,9 +21,9 @@ def test_every_setting_is_declared_once_and_matches_the_dataclass() -> None:
 
 
 def test_every_setting_is_documented() -> None:
-    docs = DOCS.read_text()
+    docs = README.read_text()
     for setting in SETTINGS:
-        assert f"| `{setting.name}` | `{setting.env}` |" in docs, f"{setting.name} missing from {DOCS.name}"
+        assert f"| `{setting.name}` | `{setting.env}` |" in docs, f"{setting.name} missing from README.md"
 
 
 def test_environment_then_overrides() -> None:
