@@ -1,6 +1,6 @@
 """Consultations: creating one, the citizen's join token and pass, the time window, ending.
 
-The join link carries a 256-bit token whose SHA-256 is stored with the consultation. Opening the link exchanges
+The join link carries a 140-bit token (easy to dictate, see :mod:`server.crypto`) whose SHA-256 is stored with the consultation. Opening the link exchanges
 the token for a citizen pass (another random secret, kept in an HttpOnly cookie) and redirects to a clean URL.
 The link works again within its window (an email link gets clicked twice, a phone battery dies), but each
 exchange revokes earlier passes: one device at a time holds the citizen's seat.
@@ -16,7 +16,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit import record
-from server.crypto import digest, new_secret
+from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import CitizenPass, Consultation, ConsultationStatus, Staff, utcnow
 from server.settings import Settings
@@ -82,7 +82,7 @@ async def create_consultation(
     if fields:
         raise InvalidInput("invalid consultation", fields)
     starts_at = starts_at or utcnow()
-    token = new_secret()
+    token = new_join_token()
     consultation = Consultation(
         operator_id=operator.id,
         citizen_name=citizen_name.strip(),
@@ -90,7 +90,7 @@ async def create_consultation(
         citizen_phone=citizen_phone.strip(),
         starts_at=starts_at,
         ends_at=starts_at + timedelta(minutes=minutes or settings.consultation_minutes),
-        token_hash=digest(token),
+        token_hash=join_digest(token),
     )
     async with sessionmaker.begin() as db:
         db.add(consultation)
@@ -101,10 +101,10 @@ async def create_consultation(
 
 async def reissue_token(sessionmaker: async_sessionmaker[AsyncSession], operator: Staff, consultation_id: str) -> str:
     """A new join token for the operator's consultation; the old link stops working."""
-    token = new_secret()
+    token = new_join_token()
     async with sessionmaker.begin() as db:
         consultation = await _owned(db, operator, consultation_id)
-        consultation.token_hash = digest(token)
+        consultation.token_hash = join_digest(token)
         record(db, f"staff:{operator.id}", "reissue_link", "consultation", consultation.id)
     return token
 
@@ -152,7 +152,7 @@ class Exchange:
 
 async def exchange_token(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, token: str) -> Exchange:
     async with sessionmaker.begin() as db:
-        consultation = await db.scalar(select(Consultation).where(Consultation.token_hash == digest(token)))
+        consultation = await db.scalar(select(Consultation).where(Consultation.token_hash == join_digest(token)))
         if consultation is None:
             return Exchange(WindowState.EXPIRED, None, None)
         state = window_state(consultation, settings)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from server.consultations import WindowState, validate_citizen, window_state
-from server.crypto import TOKEN_BYTES, digest, new_secret
+from server.crypto import JOIN_CHARS, TOKEN_BYTES, digest, join_digest, new_join_token, new_secret
 from server.logs import redact_path
 from server.models import Consultation, ConsultationStatus
 from server.settings import Settings
@@ -57,3 +57,16 @@ def test_citizen_fields() -> None:
 def test_join_tokens_never_reach_the_access_log() -> None:
     assert redact_path("/join/abcDEF123_-") == "/join/…"
     assert redact_path("/console/consultations/1") == "/console/consultations/1"
+
+
+def test_join_tokens_carry_enough_randomness_and_survive_dictation() -> None:
+    assert JOIN_CHARS * 5 >= 128
+    tokens = {new_join_token() for _ in range(1000)}
+    assert len(tokens) == 1000
+    token = next(iter(tokens))
+    groups = token.split("-")
+    assert len(groups) == 7 and all(len(g) == 4 for g in groups)
+    assert not set(token) & set("ilou")
+    heard = token.upper().replace("-", " ").replace("0", "O").replace("1", "l")
+    assert join_digest(heard) == join_digest(token)
+    assert join_digest(token) != join_digest(new_join_token())
