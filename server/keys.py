@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from server.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from signaling.hub import Hub
 
 settings_key = web.AppKey("settings", Settings)
 engine_key = web.AppKey("engine", AsyncEngine)
 sessionmaker_key = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
-hub_key = web.AppKey("hub", "Hub")
+hub_key: web.AppKey[Hub] = web.AppKey("hub")

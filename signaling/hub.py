@@ -1,9 +1,251 @@
-"""Placeholder: the signaling hub (replaced by the signaling work)."""
+"""The signaling hub: ``GET /ws``, the handshake checks, and the glue between sockets, rooms and the bus.
+
+Each socket has a reader (the request handler, :meth:`Hub.serve`) and a writer task (:mod:`signaling.connection`).
+Frames are parsed into typed messages (:mod:`signaling.protocol`), handed to the pure room state machine
+(:mod:`signaling.rooms`), and the effects it returns are published on the bus (:mod:`signaling.bus`), whose
+subscriber delivers them to the sockets of this process. Logs carry event names, room ids and close codes only:
+never chat text, SDP, names or tokens.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import WSMsgType, web
+
+from server import consultations
+from server.errors import Forbidden, NotFound
+from server.identity import Identity, RoomEnded, grant, identify
+from server.keys import hub_key, sessionmaker_key, settings_key
+from server.origins import origin_allowed
+from signaling import protocol as p
+from signaling.bus import Bus, Event, InProcessBus, Subscription
+from signaling.connection import CLOSE_GOING_AWAY, CLOSE_POLICY, Connection
+from signaling.rooms import Effect, MarkEnded, Room, Send
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024
+CLOSE_UNSUPPORTED = 1003
+
+
+def _error(conn: Connection, code: str, message: str, ref: str | None) -> None:
+    conn.send(p.serialise(p.Error(code, message, ref)))
+
+
+class Hub:
+    """Every socket and room of this process. Create it in the cleanup context; see :func:`setup_hub`."""
+
+    def __init__(self, app: web.Application, bus: Bus) -> None:
+        self._app = app
+        self._settings = app[settings_key]
+        self._bus = bus
+        self._connections: dict[str, Connection] = {}
+        self._rooms: dict[str, Room] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    # -- the socket's life -----------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """``GET /ws``: check Origin and identity before upgrading, then serve the socket until it closes."""
+        if not origin_allowed(self._settings, request.headers.get("Origin")):
+            log.info("signaling handshake refused", extra={"event": "ws_origin_refused", "status": 403})
+            return web.json_response({"error": "origin_not_allowed"}, status=403)
+        identity = await identify(request)
+        if identity is None:
+            log.info("signaling handshake refused", extra={"event": "ws_not_authenticated", "status": 401})
+            return web.json_response({"error": "not_authenticated"}, status=401)
+        ws = web.WebSocketResponse(heartbeat=self._settings.ws_heartbeat_seconds, max_msg_size=MAX_FRAME)
+        await ws.prepare(request)
+        conn = Connection(ws, identity, self._settings.ws_messages_per_second)
+        self._connections[conn.id] = conn
+        try:
+            await self._read(conn)
+        finally:
+            await self._detach(conn)
+        return ws
+
+    async def _read(self, conn: Connection) -> None:
+        async for msg in conn.ws:
+            if msg.type is WSMsgType.TEXT:
+                await self._on_text(conn, msg.data)
+            elif msg.type is WSMsgType.BINARY:
+                conn.close_soon(CLOSE_UNSUPPORTED, "text frames only")
+            elif msg.type is WSMsgType.ERROR:
+                # aiohttp has already closed the socket, e.g. with 1009 for a frame over MAX_FRAME.
+                log.info("signaling socket error", extra={"event": "ws_error", "code": conn.ws.close_code})
+        log.info("signaling socket closed", extra={"event": "ws_closed", "code": conn.ws.close_code})
+
+    async def _detach(self, conn: Connection) -> None:
+        del self._connections[conn.id]
+        room = self._rooms.get(conn.room) if conn.room else None
+        conn.room = None
+        if room is not None:
+            await self._execute(room, room.disconnect(conn.id))
+            await self._forget_if_idle(room)
+        await conn.stop()
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    async def _on_text(self, conn: Connection, text: str) -> None:
+        allowed = conn.limit.check()
+        if not allowed:
+            if allowed is None:
+                log.info("signaling client flooding", extra={"event": "ws_flood", "code": CLOSE_POLICY})
+                conn.close_soon(CLOSE_POLICY, "flooding")
+            else:
+                _error(conn, "rate_limited", "too many messages, slow down", None)
+            return
+        try:
+            msg = p.parse(text)
+        except p.ProtocolError as exc:
+            _error(conn, exc.code, exc.message, exc.ref)
+            return
+        try:
+            if isinstance(msg, p.Join):
+                await self._join(conn, msg)
+            else:
+                await self._in_room(conn, msg)
+        except Exception:
+            log.exception("signaling message failed", extra={"event": "ws_failure", "room": conn.room})
+            _error(conn, "server_error", "the server could not handle that message", msg.type)
+
+    async def _in_room(self, conn: Connection, msg: p.ClientMessage) -> None:
+        room = self._rooms.get(conn.room) if conn.room else None
+        if room is None:
+            _error(conn, "not_in_room", "join a room first", msg.type)
+            return
+        effects = room.handle(conn.id, msg)
+        if isinstance(msg, p.Leave):
+            conn.room = None
+        await self._execute(room, effects)
+        if isinstance(msg, p.Leave | p.End):
+            await self._forget_if_idle(room)
+
+    async def _join(self, conn: Connection, msg: p.Join) -> None:
+        if conn.room is not None:
+            _error(conn, "invalid_message", "this socket is already in a room; send leave first", "join")
+            return
+        role_and_name = await self._grant(conn.identity, msg.room)
+        if isinstance(role_and_name, str):
+            _error(conn, role_and_name, _GRANT_ERRORS[role_and_name], "join")
+            return
+        if conn.closing or conn.id not in self._connections:
+            return
+        room = await self._open_room(msg.room)
+        conn.room = room.id
+        log.info("signaling join", extra={"event": "ws_join", "room": room.id})
+        await self._execute(room, room.join(conn.id, conn.identity.key, *role_and_name))
+
+    async def _grant(self, identity: Identity, room_id: str) -> tuple[p.Role, str] | str:
+        """The role and name the server grants in that room, or the error code refusing it."""
+        try:
+            granted = await grant(self._app, identity, room_id)
+        except NotFound:
+            return "room_not_found"
+        except Forbidden:
+            return "forbidden"
+        except RoomEnded:
+            return "room_ended"
+        return granted.role, granted.name
+
+    # -- rooms and the bus -----------------------------------------------------------------------------------
+
+    async def _open_room(self, room_id: str) -> Room:
+        """The room, created and subscribed to on the bus the first time someone joins it here."""
+        room = self._rooms.get(room_id)
+        if room is not None:
+            return room
+        subscription = await self._bus.subscribe(room_id, self._deliver)
+        room = self._rooms.get(room_id)  # someone else may have opened it meanwhile
+        if room is not None:
+            await subscription.cancel()
+            return room
+        room = self._rooms[room_id] = Room(room_id, ice_servers=self._settings.ice_servers)
+        self._subscriptions[room_id] = subscription
+        return room
+
+    async def _forget_if_idle(self, room: Room) -> None:
+        if room.idle and self._rooms.get(room.id) is room:
+            del self._rooms[room.id]
+            await self._subscriptions.pop(room.id).cancel()
+
+    async def _execute(self, room: Room, effects: list[Effect]) -> None:
+        """Carry out a room's effects in order: database writes here, messages and closes through the bus."""
+        for effect in effects:
+            if isinstance(effect, MarkEnded):
+                log.info("signaling room ended", extra={"event": "ws_end", "room": effect.room})
+                await consultations.end_consultation(self._app[sessionmaker_key], effect.room, actor=effect.actor)
+            else:
+                await self._bus.publish(room.id, effect)
+
+    def _deliver(self, event: Event) -> None:
+        """Bus subscriber: hand an event to the sockets of this process it is addressed to."""
+        connections = self._connections
+        if isinstance(event, Send):
+            text: str | None = None
+            for target in event.to:
+                conn = connections.get(target)
+                if conn is not None:
+                    if text is None:
+                        text = p.serialise(event.message)
+                    conn.send(text)
+        else:
+            conn = connections.get(event.connection)
+            if conn is not None:
+                conn.close_soon(event.code, event.reason)
+
+    # -- shutdown --------------------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Close every socket with 1001 GOING_AWAY; their handlers then finish on their own."""
+        connections = list(self._connections.values())
+        if connections:
+            log.info("signaling shutdown", extra={"event": "ws_shutdown", "code": CLOSE_GOING_AWAY})
+        await asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in connections))
+
+    async def close(self) -> None:
+        """Stop what is left (after :meth:`shutdown`): writer tasks, subscriptions."""
+        await asyncio.gather(*(c.stop() for c in self._connections.values()))
+        for subscription in self._subscriptions.values():
+            await subscription.cancel()
+        self._subscriptions.clear()
+        self._rooms.clear()
+
+
+_GRANT_ERRORS = {
+    "room_not_found": "no such room",
+    "forbidden": "you may not enter this room",
+    "room_ended": "this session has ended",
+}
+
+
+async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    bus = InProcessBus()
+    hub = app[hub_key] = Hub(app, bus)
+    yield
+    await hub.shutdown()  # normally done already by on_shutdown, before aiohttp waits for the handlers
+    await hub.close()
+    await bus.close()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    if hub_key in app:
+        await app[hub_key].shutdown()
+
+
+async def _ws(request: web.Request) -> web.StreamResponse:
+    return await request.app[hub_key].handle(request)
 
 
 def setup_hub(app: web.Application) -> None:
-    return None
+    """Add ``GET /ws`` (named "ws"), the hub's cleanup context and the GOING_AWAY close at shutdown."""
+    app.router.add_get("/ws", _ws, name="ws")
+    app.cleanup_ctx.append(_hub_ctx)
+    app.on_shutdown.append(_on_shutdown)

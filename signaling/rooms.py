@@ -47,9 +47,10 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class MarkEnded:
-    """Record that the consultation ``room`` is over (done before the effects that follow it)."""
+    """Record that the consultation ``room`` was ended by ``actor`` (done before the effects that follow it)."""
 
     room: str
+    actor: str
 
 
 Effect = Send | Close | MarkEnded
@@ -213,7 +214,7 @@ class Room:
             if person.role != "operator":
                 return [Send((connection,), p.Error("forbidden", "only the operator may do that", msg.type))]
             if isinstance(msg, p.End):
-                return self._end()
+                return self._end(person.key)
             return self._admit(connection, msg) if isinstance(msg, p.Admit) else self._decline(connection, msg)
         if not person.in_call:
             return [Send((connection,), p.Error("forbidden", "wait until you are admitted", msg.type))]
@@ -260,11 +261,11 @@ class Room:
         goodbye: list[Effect] = [Send((target.connection,), p.Declined()), Close(target.connection, CLOSE_NORMAL)]
         return goodbye + self._forget(target)
 
-    def _end(self) -> list[Effect]:
+    def _end(self, actor: str) -> list[Effect]:
         """Mark the consultation ended, tell everyone (the operator too) and close every connection."""
         self.ended = True
         everyone = self.connections
-        effects: list[Effect] = [MarkEnded(self.id), Send(everyone, p.Ended())]
+        effects: list[Effect] = [MarkEnded(self.id, actor), Send(everyone, p.Ended())]
         effects += [Close(c, CLOSE_NORMAL, "ended") for c in everyone]
         for person in self._by_key.values():
             person.connection = None

@@ -239,7 +239,7 @@ def test_end_marks_ended_tells_everyone_and_closes(room: Room) -> None:
     with_call(room)
     room.join("w", "citizen:b", "citizen", "Bruno")
     effects = room.handle("o", p.End())
-    assert effects[0] == MarkEnded("R")
+    assert effects[0] == MarkEnded("R", "staff:1")
     assert {c for e in effects if isinstance(e, Send) and e.message == p.Ended() for c in e.to} == {"o", "c", "w"}
     assert sorted(closes(effects)) == [("c", 1000), ("o", 1000), ("w", 1000)]
     assert room.ended and room.idle

@@ -1,0 +1,134 @@
+"""One signaling socket: who is behind it, its rate limit, and an outbox drained by its own writer task.
+
+Messages for a socket are queued (:meth:`Connection.send`) and written in order by the writer task, so that the
+room logic never waits on a slow client and one stalled socket cannot hold up the others. A client that does not
+read what it is sent (its outbox passes :data:`MAX_OUTBOX` messages) is dropped with 1008.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+
+from aiohttp import web
+
+from server.identity import Identity
+
+log = logging.getLogger(__name__)
+
+MAX_OUTBOX = 1024
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+_CLOSE_TIMEOUT = 5.0
+
+
+class TokenBucket:
+    """``rate`` tokens per second, holding at most ``burst``. :meth:`take` spends one if there is one."""
+
+    __slots__ = ("_clock", "_stamp", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = burst
+        self._stamp = clock()
+
+    def take(self) -> bool:
+        now = self._clock()
+        tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        if tokens < 1.0:
+            self._tokens = tokens
+            return False
+        self._tokens = tokens - 1.0
+        return True
+
+
+class RateLimit:
+    """The per-socket limit of the protocol: ``rate``/s, bursts of twice that, closed after 10 x burst refusals."""
+
+    __slots__ = ("_bucket", "_refused", "max_refused")
+
+    def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._bucket = TokenBucket(rate, 2 * rate, clock)
+        self._refused = 0
+        self.max_refused = 20 * rate
+
+    def check(self) -> bool | None:
+        """True: go ahead. False: refuse this message. None: the client keeps flooding, close it."""
+        if self._bucket.take():
+            self._refused = 0
+            return True
+        self._refused += 1
+        return None if self._refused >= self.max_refused else False
+
+
+class Connection:
+    """A joined or not yet joined socket. ``room`` is the room it is in, if any."""
+
+    __slots__ = ("_outbox", "_wakeup", "_writer", "closing", "id", "identity", "limit", "room", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse, identity: Identity, messages_per_second: int) -> None:
+        self.id = secrets.token_hex(8)
+        self.ws = ws
+        self.identity = identity
+        self.room: str | None = None
+        self.limit = RateLimit(messages_per_second)
+        self.closing = False
+        self._outbox: deque[str | tuple[int, str]] = deque()
+        self._wakeup = asyncio.Event()
+        self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.id}")
+
+    def send(self, text: str) -> None:
+        """Queue one text frame (never blocks)."""
+        if self.closing:
+            return
+        if len(self._outbox) >= MAX_OUTBOX:
+            log.warning("signaling client too slow", extra={"event": "ws_slow_client", "code": CLOSE_POLICY})
+            self.close_soon(CLOSE_POLICY, "too slow")
+            return
+        self._outbox.append(text)
+        self._wakeup.set()
+
+    def close_soon(self, code: int, reason: str = "") -> None:
+        """Close the socket with ``code`` after the frames already queued."""
+        if self.closing:
+            return
+        self.closing = True
+        self._outbox.append((code, reason))
+        self._wakeup.set()
+
+    async def _write_loop(self) -> None:
+        ws, outbox = self.ws, self._outbox
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                while outbox:
+                    item = outbox.popleft()
+                    if isinstance(item, str):
+                        await ws.send_str(item)
+                    else:
+                        await asyncio.wait_for(ws.close(code=item[0], message=item[1].encode()), _CLOSE_TIMEOUT)
+                        return
+        except (ConnectionError, RuntimeError, TimeoutError):
+            return  # the socket went away under us; the reader notices and cleans up
+
+    async def close(self, code: int, reason: str = "") -> None:
+        """Close now (used at shutdown), without waiting for queued frames."""
+        self.closing = True
+        self._outbox.clear()
+        with contextlib.suppress(ConnectionError, RuntimeError, TimeoutError):
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), _CLOSE_TIMEOUT)
+
+    async def stop(self) -> None:
+        """Let a close in progress finish, then cancel and await the writer task."""
+        if self.closing and not self._writer.done():
+            await asyncio.wait([self._writer], timeout=1.0)
+        self.closing = True
+        self._writer.cancel()
+        await asyncio.gather(self._writer, return_exceptions=True)
