@@ -75,7 +75,7 @@ async def drain(peer: Peer, quiet: float = 0.5) -> list[dict[str, Any]]:
     got: list[dict[str, Any]] = []
     while True:
         try:
-            got.append(await peer.recv(timeout=quiet))
+            got.append(await peer.recv(within=quiet))
         except TimeoutError:
             return got
 

@@ -24,30 +24,31 @@ TIMEOUT = 5.0
 class Peer:
     """One signaling socket as a client sees it."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse, session: aiohttp.ClientSession) -> None:
         self.ws = ws
+        self.session = session  # the browser (cookie jar) the socket belongs to
         self.id = ""
 
     async def send(self, **fields: Any) -> None:
         await self.ws.send_str(json.dumps({"v": 1, **fields}))
 
-    async def recv(self, timeout: float = TIMEOUT) -> dict[str, Any]:
-        msg = await self.ws.receive(timeout=timeout)
+    async def recv(self, within: float = TIMEOUT) -> dict[str, Any]:
+        msg = await self.ws.receive(timeout=within)
         assert msg.type is aiohttp.WSMsgType.TEXT, f"expected a text frame, got {msg.type} ({self.ws.close_code})"
         data: dict[str, Any] = json.loads(msg.data)
         assert data["v"] == 1
         return data
 
-    async def expect(self, kind: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+    async def expect(self, kind: str, within: float = TIMEOUT) -> dict[str, Any]:
         """The next message, which must be of type ``kind``."""
-        data = await self.recv(timeout)
+        data = await self.recv(within)
         assert data["type"] == kind, data
         return data
 
-    async def until(self, kind: str, timeout: float = TIMEOUT) -> dict[str, Any]:
+    async def until(self, kind: str, within: float = TIMEOUT) -> dict[str, Any]:
         """Skip messages until one of type ``kind``."""
         while True:
-            data = await self.recv(timeout)
+            data = await self.recv(within)
             if data["type"] == kind:
                 return data
 
@@ -57,10 +58,10 @@ class Peer:
         self.id = welcome["id"]
         return welcome
 
-    async def close_code(self, timeout: float = TIMEOUT) -> int | None:
+    async def close_code(self, within: float = TIMEOUT) -> int | None:
         """Read until the server closes the socket; return the close code it sent."""
         while True:
-            msg = await self.ws.receive(timeout=timeout)
+            msg = await self.ws.receive(timeout=within)
             if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
                 return self.ws.close_code
             if msg.type is aiohttp.WSMsgType.ERROR:
@@ -76,6 +77,7 @@ class Harness:
         self.base = self.app[settings_key].base_url
         self.origin = self.base
         self._sessions: list[aiohttp.ClientSession] = []
+        self._peers: list[Peer] = []  # keep sockets alive: a garbage-collected client socket closes
 
     async def __aenter__(self) -> Harness:
         return self
@@ -83,6 +85,8 @@ class Harness:
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        for peer in self._peers:
+            await peer.ws.close()
         for session in self._sessions:
             await session.close()
 
@@ -115,7 +119,9 @@ class Harness:
 
     async def connect(self, session: aiohttp.ClientSession, origin: str | None = None) -> Peer:
         ws = await session.ws_connect(f"{self.base}/ws", headers={"Origin": origin or self.origin})
-        return Peer(ws)
+        peer = Peer(ws, session)
+        self._peers.append(peer)
+        return peer
 
     async def operator(self, staff: Staff, room: str) -> Peer:
         """An operator socket that has joined ``room`` (its welcome and first lobby read)."""
