@@ -1,0 +1,130 @@
+// The call on screen: videos, status, quality, the peer's microphone/camera state, the controls and the chat.
+import { Chat } from './chat.js';
+import { say, t } from './i18n.js';
+import { watchQuality } from './quality.js';
+
+export function mountCall(root, call, { onHangup }) {
+  const $ = (name) => root.querySelector(`[data-view="${name}"]`);
+  const button = (name) => root.querySelector(`[data-action="${name}"]`);
+  const remote = $('remote');
+  const local = $('local');
+  const status = $('status');
+  const peerState = $('peer-state');
+  const placeholder = $('placeholder');
+  const chatPanel = $('chat');
+  let peerName = '';
+  let remoteMedia = { audio: true, video: true };
+  let audioOnly = false;
+
+  const chat = new Chat(chatPanel, call.signaling);
+  const stopQuality = watchQuality(() => call.pc, $('quality'));
+
+  function showLocal() {
+    const hasVideo = call.videoOn && !audioOnly;
+    local.srcObject = hasVideo ? call.stream : null;
+    local.hidden = !hasVideo;
+  }
+
+  function showRemote() {
+    const visible = remoteMedia.video && !audioOnly && call.state === 'connected';
+    remote.classList.toggle('off', !visible);
+    placeholder.hidden = visible;
+    let key = 'call.view.waiting_video';
+    if (audioOnly) key = 'call.view.audio_only';
+    else if (!remoteMedia.video) key = 'call.view.peer_camera_off';
+    else if (call.state === 'reconnecting') key = 'call.state.reconnecting';
+    say(placeholder, t(key, { name: peerName }));
+  }
+
+  function showPeerState() {
+    const parts = [];
+    if (!remoteMedia.audio) parts.push(t('call.peer.muted', { name: peerName }));
+    if (!remoteMedia.video) parts.push(t('call.peer.camera_off', { name: peerName }));
+    say(peerState, parts.join(' '));
+    peerState.hidden = parts.length === 0;
+  }
+
+  function showControls() {
+    const mute = button('mute');
+    mute.setAttribute('aria-pressed', String(!call.audioOn));
+    mute.disabled = !call.track('audio');
+    button('camera').setAttribute('aria-pressed', String(!call.videoOn));
+    button('camera').disabled = audioOnly;
+    button('audio-only').setAttribute('aria-pressed', String(audioOnly));
+  }
+
+  call.addEventListener('track', (event) => {
+    remote.srcObject = event.detail.stream;
+    remote.play().catch(() => {});
+  });
+  call.addEventListener('peer', (event) => {
+    if (event.detail.name) peerName = event.detail.name;
+  });
+  call.addEventListener('remote-media', (event) => {
+    remoteMedia = event.detail;
+    showPeerState();
+    showRemote();
+  });
+  call.addEventListener('state', (event) => {
+    const { state } = event.detail;
+    status.dataset.state = state;
+    say(status, t(`call.state.${state}`, { name: peerName }));
+    showRemote();
+  });
+
+  button('mute').addEventListener('click', () => {
+    call.setAudio(!call.audioOn);
+    showControls();
+  });
+  button('camera').addEventListener('click', async () => {
+    try {
+      await call.setVideo(!call.videoOn);
+    } catch {
+      say(peerState, t('call.check.help.nocamera'));
+      peerState.hidden = false;
+    }
+    showLocal();
+    showControls();
+  });
+  button('audio-only').addEventListener('click', async () => {
+    audioOnly = !audioOnly;
+    root.classList.toggle('audio-only', audioOnly);
+    await call.setVideo(!audioOnly).catch(() => {});
+    showLocal();
+    showRemote();
+    showControls();
+  });
+  const chatButton = button('chat');
+  chatButton.addEventListener('click', () => {
+    const open = chatPanel.hidden;
+    chatPanel.hidden = !open;
+    chatButton.setAttribute('aria-expanded', String(open));
+    chatButton.classList.remove('unread');
+    if (open) chatPanel.querySelector('input').focus();
+  });
+  chatPanel.addEventListener('chat-line', (event) => {
+    if (event.detail.who === 'them' && chatPanel.hidden) chatButton.classList.add('unread');
+  });
+  button('hangup').addEventListener('click', () => onHangup());
+
+  status.dataset.state = call.state;
+  say(status, t(call.active ? 'call.state.connecting' : 'call.state.idle'));
+  showLocal();
+  showRemote();
+  showControls();
+  showPeerState();
+
+  return {
+    refresh() {
+      showLocal();
+      showRemote();
+      showControls();
+    },
+    close() {
+      stopQuality();
+      chat.clear();
+      remote.srcObject = null;
+      local.srcObject = null;
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// The citizen's page: device check -> knock -> waiting room -> call -> end.
+import { Call } from './call.js';
+import { mountCall } from './callview.js';
+import { DeviceCheck } from './devicecheck.js';
+import { say, showScreen, t } from './i18n.js';
+import { Signaling } from './signaling.js';
+
+const page = document.getElementById('call');
+const banner = document.getElementById('connection-banner');
+const check = new DeviceCheck(document.getElementById('screen-check'));
+const knock = document.querySelector('[data-action="knock"]');
+let signaling = null;
+let call = null;
+let view = null;
+let over = false;
+
+window.ascolto = { hangup: () => finish(null) };
+
+check.addEventListener('done', () => {
+  knock.disabled = !check.supported;
+});
+check.start();
+
+knock.addEventListener('click', () => {
+  check.finish();
+  showScreen('screen-waiting');
+  join();
+});
+
+function join() {
+  signaling = new Signaling(page.dataset.room);
+  call = new Call({ signaling, role: 'citizen', stream: check.stream });
+  Object.assign(window.ascolto, { signaling, call });
+  Object.defineProperty(window.ascolto, 'pc', { get: () => call && call.pc, configurable: true });
+  const on = (type, handler) => signaling.addEventListener(type, (event) => handler(event.detail));
+  on('welcome', (m) => (m.state === 'in_call' ? enterCall() : showScreen('screen-waiting')));
+  on('admitted', () => enterCall());
+  on('declined', () => finish('screen-declined'));
+  on('ended', () => finish('screen-ended'));
+  on('error', (m) => {
+    if (m.code === 'room_ended') finish('screen-ended');
+    else if (m.code === 'room_not_found' || m.code === 'forbidden') finish('screen-failed');
+  });
+  on('reconnecting', () => {
+    banner.hidden = false;
+    say(banner, t('call.connection.lost'));
+  });
+  on('open', () => {
+    banner.hidden = true;
+  });
+  on('failed', () => finish('screen-failed'));
+  on('closed', (m) => {
+    if (m.code === 4000) finish('screen-replaced');
+    else if (m.code === 4001) finish('screen-ended');
+  });
+  signaling.connect();
+}
+
+function enterCall() {
+  if (view) return;
+  showScreen('screen-call');
+  view = mountCall(document.getElementById('screen-call'), call, { onHangup: () => finish('screen-left') });
+  call.start();
+}
+
+function finish(screen) {
+  if (over) return;
+  over = true;
+  banner.hidden = true;
+  if (view) view.close();
+  if (call) call.stop();
+  else check.stopTracks();
+  check.finish();
+  if (signaling) signaling.close();
+  if (screen) showScreen(screen);
+}
+
+document.querySelector('[data-action="rejoin"]')?.addEventListener('click', () => location.reload());
