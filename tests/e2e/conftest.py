@@ -1,0 +1,104 @@
+"""Browser tests: real Chromium (Debian's) driven by Playwright, against an in-process server on a real port.
+
+They run on SQLite only. Without Chromium they are skipped, except when ASCOLTO_REQUIRE_SERVICES=1 (as in CI),
+where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import REQUIRE_SERVICES, MakeClient
+from tests.factories import make_staff
+
+CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+CHROMIUM_ARGS = [
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--allow-loopback-in-peer-connection",
+    "--autoplay-policy=no-user-gesture-required",
+    "--disable-background-timer-throttling",
+    "--disable-renderer-backgrounding",
+    "--disable-backgrounding-occluded-windows",
+]
+DEBUG = os.environ.get("ASCOLTO_E2E_DEBUG") == "1"
+PASSWORD = "a long and private passphrase"
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """Browser tests run on SQLite only (the database layer is covered by the other tests on both)."""
+    yield f"sqlite+aiosqlite:///{tmp_path / 'e2e.sqlite3'}"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    if not HAVE_CHROMIUM:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"Chromium not found at {CHROMIUM}")
+        pytest.skip(f"Chromium not found at {CHROMIUM}")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield instance
+        finally:
+            await instance.close()
+
+
+@dataclass
+class LiveServer:
+    client: TestClient[Any, Any]
+    url: str  # the origin, e.g. http://127.0.0.1:43123
+    email: str
+    password: str
+
+
+@pytest.fixture
+async def live_server(make_client: MakeClient) -> LiveServer:
+    client = await make_client()
+    staff = await make_staff(client.app, password=PASSWORD, name="Dott.ssa Rossi")
+    url = str(client.make_url("")).rstrip("/")
+    return LiveServer(client=client, url=url, email=staff.email, password=PASSWORD)
+
+
+NewContext = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture
+async def new_context(browser: Any, live_server: LiveServer) -> AsyncIterator[NewContext]:
+    """``await new_context(**options)``: a fresh browser context (its own cookies) for one participant."""
+    contexts: list[Any] = []
+
+    async def make(**options: Any) -> Any:
+        options.setdefault("viewport", {"width": 1280, "height": 900})
+        options.setdefault("locale", "it-IT")
+        context = await browser.new_context(**options)
+        await context.grant_permissions(["camera", "microphone"], origin=live_server.url)
+        context.set_default_timeout(15_000)
+        if DEBUG:
+            label = f"page{len(contexts)}"
+            context.on("console", lambda message: print(label, message.type, message.text))
+        contexts.append(context)
+        return context
+
+    yield make
+    for context in contexts:
+        await context.close()

@@ -1,0 +1,118 @@
+"""The 1:1 call end to end: log in, create, knock, admit, media both ways, end; and recovery from a dropped socket."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import LiveServer, NewContext
+from tests.e2e.flows import (
+    call_state,
+    citizen_knock,
+    create_consultation,
+    inbound_video,
+    operator_login,
+    wait_for_media,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+async def start_call(live_server: LiveServer, new_context: NewContext) -> tuple[Any, Any]:
+    """Operator logs in and creates a consultation; the citizen knocks; the operator is alerted and admits."""
+    operator = await (await new_context()).new_page()
+    await operator_login(operator, live_server.url, live_server.email, live_server.password)
+    link = await create_consultation(operator, "Maria")
+    assert link.startswith(f"{live_server.url}/join/")
+    # The page replaced the POST in the history with the consultation's own URL.
+    await operator.wait_for_function("() => location.pathname.startsWith('/console/consultations/')")
+    base_title = await operator.title()
+
+    citizen = await (await new_context(viewport={"width": 390, "height": 844})).new_page()
+    await citizen_knock(citizen, link)
+    assert await citizen.title() == "Appuntamento"  # neutral: never the service's name
+
+    entry = operator.locator("[data-lobby=list] li", has_text="Maria")
+    await entry.wait_for()
+    await operator.wait_for_function("(base) => document.title === '(1) ' + base", arg=base_title)
+    await entry.locator("[data-lobby-action=admit]").click()
+    await operator.wait_for_function("(base) => document.title === base", arg=base_title)
+    return operator, citizen
+
+
+async def test_consultation_end_to_end(live_server: LiveServer, new_context: NewContext) -> None:
+    operator, citizen = await start_call(live_server, new_context)
+
+    await citizen.locator("#screen-call").wait_for(state="visible")
+    for page in (operator, citizen):
+        stats = await wait_for_media(page)
+        assert stats["framesDecoded"] > 0
+    for page in (operator, citizen):
+        await page.wait_for_function(
+            "() => document.querySelector('#screen-call [data-view=status]').dataset.state === 'connected'"
+        )
+    assert "Maria" in (await operator.text_content("#screen-call [data-view=status]") or "")
+
+    # The ephemeral chat goes both ways and is not kept in storage.
+    await citizen.click("#screen-call [data-action=chat]")
+    await citizen.fill("#chat-input", "Buongiorno")
+    await citizen.press("#chat-input", "Enter")
+    await operator.locator("[data-chat=log] li", has_text="Buongiorno").wait_for(state="attached")
+    await operator.locator("#screen-call [data-action=chat].unread").wait_for()
+    await operator.click("#screen-call [data-action=chat]")
+    assert await operator.locator("[data-chat=log] li", has_text="Buongiorno").is_visible()
+    assert await citizen.evaluate("() => localStorage.length + sessionStorage.length") == 0
+
+    # The citizen mutes: the operator sees it.
+    await citizen.click("#screen-call [data-action=mute]")
+    await operator.locator("[data-view=peer-state]", has_text="Maria").wait_for()
+
+    # The operator ends the session; the citizen sees the end screen with the phone numbers.
+    await operator.click(".call-head [data-action=end]")
+    await operator.click("#end-dialog [data-action=confirm-end]")
+    await operator.locator("#screen-ended").wait_for(state="visible")
+    ended = citizen.locator("#screen-ended")
+    await ended.wait_for(state="visible")
+    text = await ended.text_content() or ""
+    assert "terminato" in text
+    assert "112" in text
+    assert await citizen.locator("#screen-call").is_hidden()
+
+
+async def test_call_survives_dropped_socket_and_broken_peer_connection(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    operator, citizen = await start_call(live_server, new_context)
+    for page in (operator, citizen):
+        await wait_for_media(page)
+
+    # The citizen's signaling socket drops: it reconnects, joins again, and the call carries on.
+    opens = await citizen.evaluate("() => window.ascolto.signaling.opens")
+    await citizen.evaluate("() => window.ascolto.signaling.drop()")
+    await citizen.wait_for_function("(n) => window.ascolto.signaling.opens > n", arg=opens)
+    await citizen.wait_for_function("() => window.ascolto.signaling.connected")
+    assert await citizen.locator("#screen-call").is_visible()
+    for page in (operator, citizen):
+        await wait_for_media(page)
+        assert await call_state(page) == "connected"
+
+    # The citizen's peer connection breaks: it asks for a new offer and the call comes back without a reload.
+    old_pc = await citizen.evaluate_handle("() => window.ascolto.pc")
+    await citizen.evaluate("() => window.ascolto.pc.close()")
+    await citizen.wait_for_function("(old) => window.ascolto.pc && window.ascolto.pc !== old", arg=old_pc)
+    for page in (operator, citizen):
+        await page.wait_for_function(
+            "() => window.ascolto.pc && window.ascolto.pc.connectionState === 'connected'", timeout=20_000
+        )
+        stats = await wait_for_media(page)
+        assert stats["framesDecoded"] > 0
+        assert await call_state(page) == "connected"
+
+    # The operator's side forces an ICE restart: media keeps flowing on the same peer connection.
+    await operator.evaluate("() => { window.ascolto.call.stage = 0; window.ascolto.call.act(true); }")
+    await asyncio.sleep(1.0)
+    for page in (operator, citizen):
+        await wait_for_media(page)
+    assert await inbound_video(operator) is not None
