@@ -21,6 +21,8 @@ export class Call extends EventTarget {
     this.stream = stream; // local tracks (may have no video, or nothing at all)
     this.iceServers = [];
     this.peerId = null;
+    this.peerName = '';
+    this.remoteMedia = { audio: true, video: true };
     this.pc = null;
     this.pending = []; // remote candidates that arrived before the remote description
     this.remoteSession = '';
@@ -38,11 +40,16 @@ export class Call extends EventTarget {
     this.on('answer', (m) => this.onAnswer(m));
     this.on('candidate', (m) => this.onCandidate(m));
     this.on('renegotiate', () => this.onRenegotiate());
-    this.on('media', (m) => this.emit('remote-media', { audio: !!m.audio, video: !!m.video }));
+    this.on('media', (m) => this.remote({ audio: !!m.audio, video: !!m.video }));
   }
 
   on(type, handler) {
     this.signaling.addEventListener(type, (event) => handler(event.detail));
+  }
+
+  remote(media) {
+    this.remoteMedia = media;
+    this.emit('remote-media', media);
   }
 
   emit(type, detail) {
@@ -78,8 +85,9 @@ export class Call extends EventTarget {
     const other = peers.find((p) => p.role !== this.role);
     if (!other) return;
     this.peerId = other.id;
+    this.peerName = other.name || this.peerName;
     this.emit('peer', { name: other.name, present: true });
-    if (typeof other.audio === 'boolean') this.emit('remote-media', { audio: other.audio, video: other.video !== false });
+    if (typeof other.audio === 'boolean') this.remote({ audio: other.audio, video: other.video !== false });
     this.start();
     if (this.role === 'operator' && !this.connected) this.act(true);
   }
@@ -87,6 +95,7 @@ export class Call extends EventTarget {
   onPeerJoined(m) {
     if (m.role === this.role) return;
     this.peerId = m.id;
+    this.peerName = m.name || this.peerName;
     this.emit('peer', { name: m.name, present: true });
     this.start();
     this.sendMedia();

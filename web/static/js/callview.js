@@ -12,8 +12,8 @@ export function mountCall(root, call, { onHangup }) {
   const peerState = $('peer-state');
   const placeholder = $('placeholder');
   const chatPanel = $('chat');
-  let peerName = '';
-  let remoteMedia = { audio: true, video: true };
+  let peerName = call.peerName;
+  let remoteMedia = call.remoteMedia;
   let audioOnly = false;
 
   const chat = new Chat(chatPanel, call.signaling);

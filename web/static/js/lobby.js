@@ -37,6 +37,7 @@ export class Lobby {
     this.render();
     document.title = waiting.length ? `(${waiting.length}) ${this.baseTitle}` : this.baseTitle;
     if (fresh.length) this.alert(fresh);
+    else if (!waiting.length) say(this.announce, '');
   }
 
   render() {
