@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from server.app import create_app
+from server.models import Staff
 from server.settings import Settings
 from tests.conftest import free_port
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD
@@ -22,8 +23,12 @@ from tests.factories import make_staff
 class Running:
     url: str
     app: web.Application
-    email: str
+    staff: Staff
     password: str
+
+    @property
+    def email(self) -> str:
+        return self.staff.email
 
 
 @asynccontextmanager
@@ -47,7 +52,7 @@ async def running_server(**overrides: Any) -> AsyncIterator[Running]:
         await site.start()
         try:
             staff = await make_staff(app, password=PASSWORD)
-            yield Running(url=settings.base_url, app=app, email=staff.email, password=PASSWORD)
+            yield Running(url=settings.base_url, app=app, staff=staff, password=PASSWORD)
         finally:
             await runner.cleanup()
 
