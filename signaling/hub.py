@@ -108,7 +108,7 @@ class Hub:
             _error(conn, exc.code, exc.message, exc.ref)
             return
         try:
-            if isinstance(msg, p.Join):
+            if msg.type == "join":
                 await self._join(conn, msg)
             else:
                 await self._in_room(conn, msg)
@@ -122,10 +122,10 @@ class Hub:
             _error(conn, "not_in_room", "join a room first", msg.type)
             return
         effects = room.handle(conn.id, msg)
-        if isinstance(msg, p.Leave):
+        if msg.type == "leave":
             conn.room = None
         await self._execute(room, effects)
-        if isinstance(msg, p.Leave | p.End):
+        if room.idle:
             await self._forget_if_idle(room)
 
     async def _join(self, conn: Connection, msg: p.Join) -> None:

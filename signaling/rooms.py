@@ -206,24 +206,34 @@ class Room:
     def handle(self, connection: str, msg: p.ClientMessage) -> list[Effect]:
         """A message from a connection that has joined this room (``join`` itself goes to :meth:`join`)."""
         person = self._by_connection.get(connection)
-        if person is None or isinstance(msg, p.Join):
-            return [Send((connection,), p.Error("not_in_room", "join a room first", msg.type))]
-        if isinstance(msg, p.Leave):
+        kind = msg.type
+        if person is None or kind == "join":
+            return [Send((connection,), p.Error("not_in_room", "join a room first", kind))]
+        if kind == "leave":
             return self._forget(person)
-        if isinstance(msg, p.Admit | p.Decline | p.End):
-            if person.role != "operator":
-                return [Send((connection,), p.Error("forbidden", "only the operator may do that", msg.type))]
-            if isinstance(msg, p.End):
-                return self._end(person.key)
-            return self._admit(connection, msg) if isinstance(msg, p.Admit) else self._decline(connection, msg)
+        if kind == "admit" or kind == "decline" or kind == "end":
+            return self._moderate(person, connection, msg)
         if not person.in_call:
-            return [Send((connection,), p.Error("forbidden", "wait until you are admitted", msg.type))]
-        if isinstance(msg, p.Media):
+            return [Send((connection,), p.Error("forbidden", "wait until you are admitted", kind))]
+        if msg.type == "media":
             person.audio, person.video = msg.audio, msg.video
             return self._to_others(person, p.MediaState(person.id, msg.audio, msg.video))
-        if isinstance(msg, p.Chat):
+        if msg.type == "chat":
             return self._to_others(person, p.ChatLine(person.id, person.name, msg.text, iso(self.clock())))
-        return self._relay(person, connection, msg)
+        if msg.type == "offer" or msg.type == "answer" or msg.type == "candidate" or msg.type == "renegotiate":
+            return self._relay(person, connection, msg)
+        raise AssertionError(f"unhandled message type {kind}")
+
+    def _moderate(self, person: Participant, connection: str, msg: p.ClientMessage) -> list[Effect]:
+        if person.role != "operator":
+            return [Send((connection,), p.Error("forbidden", "only the operator may do that", msg.type))]
+        if msg.type == "end":
+            return self._end(person.key)
+        if msg.type == "admit":
+            return self._admit(connection, msg)
+        if msg.type == "decline":
+            return self._decline(connection, msg)
+        raise AssertionError(f"not a moderator action: {msg.type}")
 
     def _to_others(self, person: Participant, message: p.ServerMessage) -> list[Effect]:
         others = self._conns(self._in_call(besides=person))

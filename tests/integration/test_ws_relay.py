@@ -19,15 +19,32 @@ async def test_offer_answer_candidates_renegotiate(client: TestClient[Any, Any])
     async with Harness(client) as h:
         op, cit, _ = await h.call()
         await op.send(type="offer", to=cit.id, sdp="v=0 offer")
-        assert await cit.expect("offer") == {"v": 1, "type": "offer", "from": op.id, "sdp": "v=0 offer"}
-        await cit.send(type="answer", to=op.id, sdp="v=0 answer", extra="ignored")
-        assert await op.expect("answer") == {"v": 1, "type": "answer", "from": cit.id, "sdp": "v=0 answer"}
+        assert await cit.expect("offer") == {"v": 1, "type": "offer", "from": op.id, "to": cit.id, "sdp": "v=0 offer"}
+        await cit.send(type="answer", to=op.id, sdp="v=0 answer", later="passed on")
+        assert await op.expect("answer") == {
+            "v": 1,
+            "type": "answer",
+            "from": cit.id,
+            "to": op.id,
+            "sdp": "v=0 answer",
+            "later": "passed on",
+        }
         await cit.send(type="candidate", to=op.id, candidate=CANDIDATE)
-        assert await op.expect("candidate") == {"v": 1, "type": "candidate", "from": cit.id, "candidate": CANDIDATE}
+        relayed = await op.expect("candidate")
+        assert (relayed["from"], relayed["candidate"]) == (cit.id, CANDIDATE)
         await op.send(type="candidate", to=cit.id, candidate=None)
-        assert await cit.expect("candidate") == {"v": 1, "type": "candidate", "from": op.id, "candidate": None}
+        relayed = await cit.expect("candidate")
+        assert (relayed["from"], relayed["candidate"]) == (op.id, None)
         await cit.send(type="renegotiate", to=op.id)
-        assert await op.expect("renegotiate") == {"v": 1, "type": "renegotiate", "from": cit.id}
+        assert (await op.expect("renegotiate"))["from"] == cit.id
+
+
+async def test_from_cannot_be_spoofed(client: TestClient[Any, Any]) -> None:
+    async with Harness(client) as h:
+        op, cit, _ = await h.call()
+        await cit.send(type="offer", to=op.id, sdp="v=0", **{"from": op.id})
+        relayed = await op.expect("offer")
+        assert relayed["from"] == cit.id
 
 
 async def test_media_and_chat(client: TestClient[Any, Any]) -> None:

@@ -168,3 +168,28 @@ def test_relayed_candidate_round_trips() -> None:
     assert isinstance(sent, p.Candidate)
     relayed = wire(p.Relay("c1", sent))
     assert relayed["candidate"] == {"candidate": "c", "sdpMid": "0", "sdpMLineIndex": 0}
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"type": "offer", "to": "o1", "sdp": "v=0\r\nè"},
+        {"type": "answer", "to": "o1", "sdp": "v=0", "later": [1, 2]},
+        {"type": "candidate", "to": "o1", "candidate": {"candidate": "c", "sdpMid": "0", "sdpMLineIndex": 0}},
+        {"type": "candidate", "to": "o1", "candidate": None},
+        {"type": "renegotiate", "to": "o1"},
+    ],
+)
+def test_relay_passes_the_frame_on_as_sent_plus_from(fields: dict[str, Any]) -> None:
+    text = "  " + json.dumps({"v": 1, **fields}, ensure_ascii=False)
+    msg = p.parse(text)
+    assert isinstance(msg, p.Offer | p.Answer | p.Candidate | p.Renegotiate)
+    assert wire(p.Relay("c1", msg)) == {"v": 1, **fields, "from": "c1"}
+
+
+def test_relay_of_a_frame_with_its_own_from_cannot_spoof() -> None:
+    msg = p.parse(frame(type="offer", to="o1", sdp="v=0", **{"from": "o1"}))
+    assert isinstance(msg, p.Offer)
+    text = p.serialise(p.Relay("c1", msg))
+    assert text.count('"from"') == 1
+    assert json.loads(text) == {"v": 1, "type": "offer", "from": "c1", "sdp": "v=0"}
