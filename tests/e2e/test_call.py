@@ -28,6 +28,8 @@ async def start_call(live_server: LiveServer, new_context: NewContext) -> tuple[
     assert link.startswith(f"{live_server.url}/join/")
     # The page replaced the POST in the history with the consultation's own URL.
     await operator.wait_for_function("() => location.pathname.startsWith('/console/consultations/')")
+    await operator.click("[data-copy=join-link]")
+    await operator.wait_for_function("() => document.getElementById('copy-status').textContent.trim() !== ''")
     base_title = await operator.title()
 
     citizen = await (await new_context(viewport={"width": 390, "height": 844})).new_page()
@@ -111,8 +113,22 @@ async def test_call_survives_dropped_socket_and_broken_peer_connection(
         assert await call_state(page) == "connected"
 
     # The operator's side forces an ICE restart: media keeps flowing on the same peer connection.
+    same_pc = await operator.evaluate_handle("() => window.ascolto.pc")
     await operator.evaluate("() => { window.ascolto.call.stage = 0; window.ascolto.call.act(true); }")
     await asyncio.sleep(1.0)
     for page in (operator, citizen):
         await wait_for_media(page)
+    assert await operator.evaluate("(pc) => window.ascolto.pc === pc", same_pc)
     assert await inbound_video(operator) is not None
+
+    # The operator reloads the page (a GET of the consultation's URL, not the create POST): the call comes back.
+    response = await operator.reload()
+    assert response is not None and response.request.method == "GET"
+    for page in (operator, citizen):
+        await page.wait_for_function(
+            "() => window.ascolto.pc && window.ascolto.pc.connectionState === 'connected'", timeout=20_000
+        )
+        await wait_for_media(page)
+    await operator.wait_for_function(
+        "() => document.querySelector('#screen-call [data-view=status]').dataset.state === 'connected'"
+    )

@@ -110,3 +110,76 @@ async def test_quick_exit_button_hangs_up(live_server: LiveServer, new_context: 
     await citizen.click("[data-action=quick-exit]")
     await citizen.wait_for_url("https://www.google.it/")
     await entry.wait_for(state="detached")  # the citizen left the waiting room at once
+
+
+async def test_reconnect_backoff_and_the_final_screen(live_server: LiveServer, new_context: NewContext) -> None:
+    operator = await (await new_context()).new_page()
+    await operator_login(operator, live_server.url, live_server.email, live_server.password)
+    link = await create_consultation(operator, "Paolo")
+    citizen = await (await new_context(viewport={"width": 390, "height": 844})).new_page()
+    await citizen_knock(citizen, link)
+
+    # The client's backoff: jittered, doubling from 0.5 s, capped at 8 s, then it gives up.
+    delays = await citizen.evaluate(
+        """async () => {
+          const { Signaling } = await import('/static/js/signaling.js');
+          const client = new Signaling('nowhere', { maxAttempts: 8, baseDelay: 500, maxDelay: 8000 });
+          const delays = [];
+          client.addEventListener('reconnecting', (e) => delays.push(e.detail.delay));
+          client.connect = () => client.retry();  // every attempt fails at once
+          const failed = new Promise((resolve) => client.addEventListener('failed', resolve));
+          window.setTimeout = (fn) => { Promise.resolve().then(fn); return 0; };  // no real waiting
+          client.retry();
+          await failed;
+          return delays;
+        }"""
+    )
+    assert len(delays) == 8
+    for attempt, delay in enumerate(delays):
+        ceiling = min(8000, 500 * 2**attempt)
+        assert ceiling / 2 <= delay <= ceiling
+
+    # When reconnecting fails for good, the citizen sees a calm final screen with the phone numbers.
+    await citizen.reload()
+    await citizen_knock(citizen, f"{live_server.url}/call")
+    await citizen.evaluate("() => { window.ascolto.signaling.maxAttempts = 0; window.ascolto.signaling.drop(); }")
+    final = citizen.locator("#screen-failed")
+    await final.wait_for(state="visible")
+    text = await final.text_content() or ""
+    assert "02 0202" in text
+    assert "112" in text
+
+
+FAIL_MEDIA = """(name) => {
+  const real = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = (constraints) =>
+    name === 'NotAllowedError' || constraints.video
+      ? Promise.reject(new DOMException('refused in a test', name))
+      : real(constraints);
+}"""
+
+
+@pytest.mark.parametrize(
+    ("error", "camera", "help_text"),
+    [("NotAllowedError", "bad", "Consenti"), ("NotFoundError", "bad", "solo con l'audio")],
+)
+async def test_device_check_explains_denied_and_missing_devices(
+    live_server: LiveServer, new_context: NewContext, error: str, camera: str, help_text: str
+) -> None:
+    operator = await (await new_context()).new_page()
+    await operator_login(operator, live_server.url, live_server.email, live_server.password)
+    link = await create_consultation(operator, "Sara")
+    context = await new_context(viewport={"width": 390, "height": 844})
+    await context.add_init_script(f"({FAIL_MEDIA})({error!r})")
+    citizen = await context.new_page()
+    await citizen.goto(link)
+    help_box = citizen.locator("[data-check=help]")
+    await help_box.wait_for(state="visible")
+    assert help_text in (await help_box.text_content() or "")
+    assert await citizen.get_attribute("[data-check=camera]", "data-state") == camera
+    assert await citizen.locator(".preview-box").is_hidden()
+    if error == "NotAllowedError":
+        assert await citizen.locator("[data-check=retry]").is_visible()
+    else:  # no camera: the microphone alone works, and the person may join with audio only
+        assert await citizen.get_attribute("[data-check=mic]", "data-state") in ("pending", "ok")
+    assert await citizen.locator("[data-action=knock]").is_enabled()

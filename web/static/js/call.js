@@ -237,6 +237,11 @@ export class Call extends EventTarget {
       this.setState('connected');
       return;
     }
+    if (!this.peerId) {
+      // The other person is not here (left, or their page is reloading): wait for them, do not redial.
+      this.setState('idle');
+      return;
+    }
     this.setState(this.wasConnected ? 'reconnecting' : 'connecting');
     const broken = state === 'failed' || state === 'closed';
     if (this.badSince === null) this.badSince = now;

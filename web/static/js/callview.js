@@ -16,6 +16,7 @@ export function mountCall(root, call, { onHangup }) {
   let remoteMedia = call.remoteMedia;
   let audioOnly = false;
 
+  const stateKey = (state) => (state === 'idle' && call.role === 'citizen' ? 'call.state.idle_citizen' : `call.state.${state}`);
   const chat = new Chat(chatPanel, call.signaling);
   const stopQuality = watchQuality(() => call.pc, $('quality'));
 
@@ -33,6 +34,7 @@ export function mountCall(root, call, { onHangup }) {
     if (audioOnly) key = 'call.view.audio_only';
     else if (!remoteMedia.video) key = 'call.view.peer_camera_off';
     else if (call.state === 'reconnecting') key = 'call.state.reconnecting';
+    else if (call.state === 'idle') key = stateKey('idle');
     say(placeholder, t(key, { name: peerName }));
   }
 
@@ -68,7 +70,7 @@ export function mountCall(root, call, { onHangup }) {
   call.addEventListener('state', (event) => {
     const { state } = event.detail;
     status.dataset.state = state;
-    say(status, t(`call.state.${state}`, { name: peerName }));
+    say(status, t(stateKey(state), { name: peerName }));
     showRemote();
   });
 
@@ -108,7 +110,7 @@ export function mountCall(root, call, { onHangup }) {
   button('hangup').addEventListener('click', () => onHangup());
 
   status.dataset.state = call.state;
-  say(status, t(call.active ? 'call.state.connecting' : 'call.state.idle'));
+  say(status, t(stateKey(call.active ? 'connecting' : 'idle')));
   showLocal();
   showRemote();
   showControls();

@@ -114,6 +114,8 @@ export class DeviceCheck extends EventTarget {
     if (this.el.preview) {
       this.el.preview.srcObject = hasVideo ? this.stream : null;
       this.el.preview.hidden = !hasVideo;
+      const box = this.el.preview.closest('.preview-box');
+      if (box) box.hidden = !hasVideo;
     }
     const audioOnlyChosen = this.el.audioOnly && this.el.audioOnly.checked;
     if (hasVideo) this.status('camera', 'call.check.ok', 'ok');
