@@ -67,7 +67,10 @@ async def test_invalid_messages_get_an_error_and_the_socket_keeps_serving(
 
 async def flood(peer: Peer, count: int) -> None:
     for _ in range(count):
-        await peer.send(type="media", audio=True, video=True)
+        try:
+            await peer.send(type="media", audio=True, video=True)
+        except ConnectionError:
+            return  # the server closed the socket
 
 
 async def drain(peer: Peer, quiet: float = 0.5) -> list[dict[str, Any]]:
@@ -81,7 +84,7 @@ async def drain(peer: Peer, quiet: float = 0.5) -> list[dict[str, Any]]:
 
 
 async def test_rate_limit_answers_rate_limited(make_client: Any) -> None:
-    client = await make_client(ws_messages_per_second=5)  # bursts of 10
+    client = await make_client(ws_messages_per_second=2)  # bursts of 4
     async with Harness(client) as h:
         op, cit, _ = await h.call()
         await flood(cit, 30)
@@ -90,7 +93,7 @@ async def test_rate_limit_answers_rate_limited(make_client: Any) -> None:
         assert {m["code"] for m in errors} == {"rate_limited"}
         assert {m["type"] for m in relayed} == {"media"}
         assert len(errors) + len(relayed) == 30
-        assert 8 <= len(relayed) <= 13, len(relayed)
+        assert 3 <= len(relayed) <= 12, len(relayed)
         assert not cit.ws.closed
         # the bucket refills: a message later goes through
         await cit.send(type="chat", text="calmer now")
@@ -98,7 +101,7 @@ async def test_rate_limit_answers_rate_limited(make_client: Any) -> None:
 
 
 async def test_sustained_flood_is_closed_1008(make_client: Any) -> None:
-    client = await make_client(ws_messages_per_second=5)  # bursts of 10, closed after 100 refusals
+    client = await make_client(ws_messages_per_second=2)  # bursts of 4, closed after 40 refusals in a row
     async with Harness(client) as h:
         op, cit, _ = await h.call()
         await flood(cit, 150)
