@@ -132,3 +132,45 @@ async def test_call_survives_dropped_socket_and_broken_peer_connection(
     await operator.wait_for_function(
         "() => document.querySelector('#screen-call [data-view=status]').dataset.state === 'connected'"
     )
+
+
+# Operator's page, before its scripts: record notifications and tones, and let the test hide the tab.
+BACKGROUND_TAB = """() => {
+  window.__notes = [];
+  window.__tones = 0;
+  window.Notification = class {
+    static permission = 'granted';
+    static requestPermission() { return Promise.resolve('granted'); }
+    constructor(title, options) { window.__notes.push({ title, body: (options || {}).body || '' }); }
+    addEventListener() {}
+    close() {}
+  };
+  Object.defineProperty(document, 'hidden', { configurable: true, get: () => window.__hidden === true });
+  const createOscillator = AudioContext.prototype.createOscillator;
+  AudioContext.prototype.createOscillator = function () {
+    window.__tones += 1;
+    return createOscillator.call(this);
+  };
+}"""
+
+
+async def test_operator_is_alerted_with_the_tab_in_the_background(
+    live_server: LiveServer, new_context: NewContext
+) -> None:
+    context = await new_context()
+    await context.add_init_script(f"({BACKGROUND_TAB})()")
+    operator = await context.new_page()
+    await operator_login(operator, live_server.url, live_server.email, live_server.password)
+    link = await create_consultation(operator, "Maria")
+    await operator.wait_for_function("() => window.ascolto && window.ascolto.signaling.connected")
+    base_title = await operator.title()
+    await operator.evaluate("() => { window.__hidden = true; }")
+
+    citizen = await (await new_context()).new_page()
+    await citizen_knock(citizen, link)
+    await operator.wait_for_function("(base) => document.title === '(1) ' + base", arg=base_title)
+    notes = await operator.evaluate("() => window.__notes")
+    assert len(notes) == 1
+    assert "Maria" not in notes[0]["title"] + notes[0]["body"]  # no names on a possibly shared screen
+    assert await operator.evaluate("() => window.__tones") >= 2  # the chime
+    assert "Maria" in (await operator.text_content("[data-lobby=announce]") or "")

@@ -1,7 +1,7 @@
 // The operator's lobby: who is waiting, since when, Admit / Decline; alerts even with the tab in the background
 // (a chime, a desktop notification when allowed, and a count in the tab title).
 import { say, t } from './i18n.js';
-import { knockChime } from './sound.js';
+import { audioContext, knockChime } from './sound.js';
 
 function minutesSince(iso) {
   const since = Date.parse(iso);
@@ -27,6 +27,7 @@ export class Lobby {
     signaling.addEventListener('lobby', (event) => this.update(event.detail.waiting || []));
     this.list.addEventListener('click', (event) => this.onClick(event));
     this.setupNotifications();
+    this.setupSound(root.querySelector('[data-action="sound"]'));
     setInterval(() => this.render(), 30000);
   }
 
@@ -95,6 +96,21 @@ export class Lobby {
     }
     const first = this.list.querySelector('[data-lobby-action="admit"]');
     if (first && !document.hidden && !document.activeElement?.matches('input, textarea')) first.focus();
+  }
+
+  /** Browsers keep sound off until the page is clicked: offer a button so the chime works in the background. */
+  setupSound(button) {
+    const ctx = audioContext();
+    if (!button || !ctx || ctx.state !== 'suspended') return;
+    button.hidden = false;
+    const done = () => {
+      button.hidden = true;
+    };
+    ctx.addEventListener('statechange', () => ctx.state === 'running' && done());
+    button.addEventListener('click', () => {
+      ctx.resume().then(done, done);
+      knockChime();
+    });
   }
 
   setupNotifications() {
