@@ -69,7 +69,16 @@ async def test_consultation_end_to_end(live_server: LiveServer, new_context: New
 
     # The citizen mutes: the operator sees it.
     await citizen.click("#screen-call [data-action=mute]")
-    await operator.locator("[data-view=peer-state]", has_text="Maria").wait_for()
+    await operator.locator("[data-view=peer-state]", has_text="microfono").wait_for()
+    # The citizen turns the camera off (the camera itself stops) and on again: video comes back.
+    camera = citizen.locator("#screen-call [data-action=camera]")
+    await camera.click()
+    await operator.locator("[data-view=peer-state]", has_text="video").wait_for()
+    assert await camera.get_attribute("aria-pressed") == "true"
+    assert await citizen.evaluate("() => window.ascolto.call.stream.getVideoTracks().length") == 0
+    await camera.click()
+    await operator.locator("[data-view=peer-state]", has_text="video").wait_for(state="hidden")
+    await wait_for_media(operator)
 
     # The operator ends the session; the citizen sees the end screen with the phone numbers.
     await operator.click(".call-head [data-action=end]")
