@@ -1,7 +1,8 @@
 """Consultations: creating one, the citizen's join token and pass, the time window, ending.
 
-The join link carries a 140-bit token (easy to dictate, see :mod:`server.crypto`) whose SHA-256 is stored with the consultation. Opening the link exchanges
-the token for a citizen pass (another random secret, kept in an HttpOnly cookie) and redirects to a clean URL.
+The join link carries a 140-bit token (easy to dictate, see :mod:`server.crypto`) whose SHA-256 is stored with
+the consultation. Opening the link exchanges the token for a citizen pass (another random secret, kept in an
+HttpOnly cookie) and redirects to a clean URL.
 The link works again within its window (an email link gets clicked twice, a phone battery dies), but each
 exchange revokes earlier passes: one device at a time holds the citizen's seat.
 """
