@@ -50,8 +50,10 @@ function join() {
   });
   on('failed', () => finish('screen-failed'));
   on('closed', (m) => {
+    // Our own close and the close after 'ended'/'declined' come here too: finish() has run by then.
     if (m.code === 4000) finish('screen-replaced');
     else if (m.code === 4001) finish('screen-ended');
+    else finish('screen-failed');
   });
   signaling.connect();
 }

@@ -39,7 +39,7 @@ on('open', () => {
   banner.hidden = true;
 });
 on('failed', () => finish('screen-failed'));
-on('closed', (m) => finish(m.code === 4000 ? 'screen-replaced' : 'screen-ended'));
+on('closed', (m) => finish({ 4000: 'screen-replaced', 1008: 'screen-failed' }[m.code] || 'screen-ended'));
 
 check.addEventListener('done', () => {
   call.stream = check.stream;

@@ -5,8 +5,8 @@
 // and 'closed' (closed for good: ended, declined, replaced, expired, or left).
 
 const VERSION = 1;
-// Closes after which reconnecting would be wrong: replaced by another socket, session expired.
-const FINAL_CODES = new Set([4000, 4001]);
+// Closes after which reconnecting would be wrong: policy violation, replaced by another socket, session expired.
+const FINAL_CODES = new Set([1008, 4000, 4001]);
 
 export class Signaling extends EventTarget {
   constructor(room, { maxAttempts = 8, baseDelay = 500, maxDelay = 8000 } = {}) {
