@@ -87,6 +87,13 @@ async def test_state_changing_forms_need_the_session_csrf_token(client: TestClie
         "/console/consultations", data={**data, "csrf_token": csrf}, headers={"Origin": "https://evil.example"}
     )
     assert cross_site.status == 403
+    # Browsers under Referrer-Policy: no-referrer say "null"; Sec-Fetch-Site tells where the post came from.
+    opaque = {"Origin": "null", "Sec-Fetch-Site": "cross-site"}
+    assert (
+        await client.post("/console/consultations", data={**data, "csrf_token": csrf}, headers=opaque)
+    ).status == 403
+    ours = {"Origin": "null", "Sec-Fetch-Site": "same-origin"}
+    assert (await client.post("/console/consultations", data={**data, "csrf_token": csrf}, headers=ours)).status == 201
     assert (await client.post("/console/consultations", data={**data, "csrf_token": csrf})).status == 201
 
 
