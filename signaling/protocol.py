@@ -1,17 +1,24 @@
 """The signaling protocol (version 1) as typed messages, with pure ``parse`` and ``serialise``.
 
-``parse(text)`` turns one client frame into a frozen dataclass or raises :class:`ProtocolError`; ``serialise(msg)``
-turns a server message into one JSON text frame. The room logic never sees raw JSON. The wire format is
-documented in ``docs/signaling.md``.
+``parse(text)`` turns one client frame into a frozen :class:`msgspec.Struct` or raises :class:`ProtocolError`;
+``serialise(msg)`` turns a server message into one JSON text frame. The room logic never sees raw JSON. The wire
+format is documented in ``docs/signaling.md``.
+
+The structs *are* the schema: msgspec decodes and validates a frame in one pass (types, sizes, the ``type`` tag,
+unknown fields ignored). Only a rejected frame is looked at again, to give the error the protocol's code, a
+message a developer can act on, and ``ref``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
+
+import msgspec
+from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
 
 VERSION = 1
 MAX_SDP = 32 * 1024
@@ -21,6 +28,11 @@ MAX_CANDIDATE = 1024
 
 Role = Literal["operator", "citizen"]
 State = Literal["waiting", "in_call"]
+
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
+Sdp = Annotated[str, Meta(min_length=1, max_length=MAX_SDP)]
+ChatText = Annotated[str, Meta(min_length=1, max_length=MAX_CHAT)]
+ShortText = Annotated[str, Meta(max_length=MAX_ID)]
 
 
 class ProtocolError(Exception):
@@ -36,96 +48,97 @@ class ProtocolError(Exception):
 # -- client -> server ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class IceCandidate:
+class _ClientMessage(
+    Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=False, repr_omit_defaults=True
+):
+    """A client frame. ``v`` is the version the client sent (required on the wire; UNSET when built in code)."""
+
+    v: Literal[1] | UnsetType = UNSET
+
+
+class _Relayed(_ClientMessage, frozen=True, kw_only=True, dict=True):
+    """A message relayed to one peer. ``raw`` is the validated frame as sent (set by ``parse``) for a cheap relay;
+    ``client_from`` is a ``from`` the client put in it, which is never passed on."""
+
+    client_from: Raw = field(name="from", default=Raw())
+    raw: ClassVar[str] = ""  # the instance's own value lives in its __dict__
+
+
+class IceCandidate(Struct, frozen=True, repr_omit_defaults=True):
     """An ``RTCIceCandidateInit`` (W3C names)."""
 
-    candidate: str
-    sdpMid: str | None = None
-    sdpMLineIndex: int | None = None
-    usernameFragment: str | None = None
+    candidate: Annotated[str, Meta(max_length=MAX_CANDIDATE)]
+    sdpMid: ShortText | None = None
+    sdpMLineIndex: Annotated[int, Meta(ge=0, le=1023)] | None = None
+    usernameFragment: ShortText | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Join:
-    room: str
-    type: Literal["join"] = "join"
+class Join(_ClientMessage, frozen=True, tag="join"):
+    type: ClassVar[Literal["join"]] = "join"
+    room: Id
 
 
-@dataclass(frozen=True, slots=True)
-class Admit:
-    id: str
-    type: Literal["admit"] = "admit"
+class Admit(_ClientMessage, frozen=True, tag="admit"):
+    type: ClassVar[Literal["admit"]] = "admit"
+    id: Id
 
 
-@dataclass(frozen=True, slots=True)
-class Decline:
-    id: str
-    type: Literal["decline"] = "decline"
+class Decline(_ClientMessage, frozen=True, tag="decline"):
+    type: ClassVar[Literal["decline"]] = "decline"
+    id: Id
 
 
-@dataclass(frozen=True, slots=True)
-class End:
-    type: Literal["end"] = "end"
+class End(_ClientMessage, frozen=True, tag="end"):
+    type: ClassVar[Literal["end"]] = "end"
 
 
-@dataclass(frozen=True, slots=True)
-class Leave:
-    type: Literal["leave"] = "leave"
+class Leave(_ClientMessage, frozen=True, tag="leave"):
+    type: ClassVar[Literal["leave"]] = "leave"
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
-    to: str
-    sdp: str
-    type: Literal["offer"] = "offer"
-    raw: str = field(default="", compare=False, repr=False)  # the validated frame, for a cheap relay
+class Offer(_Relayed, frozen=True, tag="offer"):
+    type: ClassVar[Literal["offer"]] = "offer"
+    to: Id
+    sdp: Sdp
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    to: str
-    sdp: str
-    type: Literal["answer"] = "answer"
-    raw: str = field(default="", compare=False, repr=False)  # the validated frame, for a cheap relay
+class Answer(_Relayed, frozen=True, tag="answer"):
+    type: ClassVar[Literal["answer"]] = "answer"
+    to: Id
+    sdp: Sdp
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    to: str
-    candidate: IceCandidate | None
-    type: Literal["candidate"] = "candidate"
-    raw: str = field(default="", compare=False, repr=False)  # the validated frame, for a cheap relay
+class Candidate(_Relayed, frozen=True, tag="candidate"):
+    type: ClassVar[Literal["candidate"]] = "candidate"
+    to: Id
+    candidate: IceCandidate | None = None  # null or absent: end of candidates
 
 
-@dataclass(frozen=True, slots=True)
-class Renegotiate:
-    to: str
-    type: Literal["renegotiate"] = "renegotiate"
-    raw: str = field(default="", compare=False, repr=False)  # the validated frame, for a cheap relay
+class Renegotiate(_Relayed, frozen=True, tag="renegotiate"):
+    type: ClassVar[Literal["renegotiate"]] = "renegotiate"
+    to: Id
 
 
-@dataclass(frozen=True, slots=True)
-class Media:
+class Media(_ClientMessage, frozen=True, tag="media"):
+    type: ClassVar[Literal["media"]] = "media"
     audio: bool
     video: bool
-    type: Literal["media"] = "media"
 
 
-@dataclass(frozen=True, slots=True)
-class Chat:
-    text: str
-    type: Literal["chat"] = "chat"
+class Chat(_ClientMessage, frozen=True, tag="chat"):
+    type: ClassVar[Literal["chat"]] = "chat"
+    text: ChatText
 
 
 ClientMessage = Join | Admit | Decline | End | Leave | Offer | Answer | Candidate | Renegotiate | Media | Chat
 Relayed = Offer | Answer | Candidate | Renegotiate
 
+MESSAGE_TYPES: frozenset[str] = frozenset(kind.type for kind in get_args(ClientMessage))
+
 # -- server -> client ------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Peer:
+class Peer(Struct, frozen=True):
     """Someone in the call, as shown to the others."""
 
     id: str
@@ -135,8 +148,7 @@ class Peer:
     video: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Waiting:
+class Waiting(Struct, frozen=True):
     """Someone in the lobby; ``since`` is an ISO 8601 UTC time."""
 
     id: str
@@ -144,85 +156,69 @@ class Waiting:
     since: str
 
 
-@dataclass(frozen=True, slots=True)
-class Welcome:
+class _ServerMessage(Struct, frozen=True, kw_only=True, tag_field="type"):
+    v: Literal[1] = 1
+
+
+class Welcome(_ServerMessage, frozen=True, tag="welcome"):
     id: str
     role: Role
     room: str
     state: State
     peers: tuple[Peer, ...]
     ice_servers: tuple[Mapping[str, Any], ...] = ()
-    type: Literal["welcome"] = "welcome"
 
 
-@dataclass(frozen=True, slots=True)
-class Lobby:
+class Lobby(_ServerMessage, frozen=True, tag="lobby"):
     waiting: tuple[Waiting, ...]
-    type: Literal["lobby"] = "lobby"
 
 
-@dataclass(frozen=True, slots=True)
-class Admitted:
+class Admitted(_ServerMessage, frozen=True, tag="admitted"):
     peers: tuple[Peer, ...]
-    type: Literal["admitted"] = "admitted"
 
 
-@dataclass(frozen=True, slots=True)
-class Declined:
-    type: Literal["declined"] = "declined"
+class Declined(_ServerMessage, frozen=True, tag="declined"):
+    pass
 
 
-@dataclass(frozen=True, slots=True)
-class PeerJoined:
+class PeerJoined(_ServerMessage, frozen=True, tag="peer_joined"):
     id: str
     role: Role
     name: str
-    type: Literal["peer_joined"] = "peer_joined"
 
 
-@dataclass(frozen=True, slots=True)
-class PeerLeft:
+class PeerLeft(_ServerMessage, frozen=True, tag="peer_left"):
     id: str
-    type: Literal["peer_left"] = "peer_left"
 
 
-@dataclass(frozen=True, slots=True)
-class Relay:
+class Relay(Struct, frozen=True):
     """An offer, answer, candidate or renegotiate request passed on, with ``from`` set by the server."""
 
     sender: str
     message: Relayed
 
 
-@dataclass(frozen=True, slots=True)
-class MediaState:
-    sender: str
+class MediaState(_ServerMessage, frozen=True, tag="media"):
+    sender: str = field(name="from")
     audio: bool
     video: bool
-    type: Literal["media"] = "media"
 
 
-@dataclass(frozen=True, slots=True)
-class ChatLine:
-    sender: str
+class ChatLine(_ServerMessage, frozen=True, tag="chat"):
+    sender: str = field(name="from")
     name: str
     text: str
     at: str
-    type: Literal["chat"] = "chat"
 
 
-@dataclass(frozen=True, slots=True)
-class Ended:
+class Ended(_ServerMessage, frozen=True, tag="ended"):
     reason: str = "operator_ended"
-    type: Literal["ended"] = "ended"
 
 
-@dataclass(frozen=True, slots=True)
-class Error:
+class Error(_ServerMessage, frozen=True, tag="error"):
     code: str
     message: str
     ref: str | None = None
-    type: Literal["error"] = "error"
 
 
 ServerMessage = (
@@ -231,98 +227,84 @@ ServerMessage = (
 
 # -- parsing ---------------------------------------------------------------------------------------------------
 
-
-def _str(data: Mapping[str, Any], field: str, ref: str, *, max_len: int = MAX_ID, min_len: int = 1) -> str:
-    value = data.get(field)
-    if not isinstance(value, str):
-        raise ProtocolError("invalid_message", f"field '{field}' must be a string", ref)
-    if not min_len <= len(value) <= max_len:
-        raise ProtocolError("invalid_message", f"field '{field}' must be {min_len}-{max_len} characters", ref)
-    return value
-
-
-def _bool(data: Mapping[str, Any], field: str, ref: str) -> bool:
-    value = data.get(field)
-    if not isinstance(value, bool):
-        raise ProtocolError("invalid_message", f"field '{field}' must be a boolean", ref)
-    return value
-
-
-def _optional_str(data: Mapping[str, Any], field: str, ref: str) -> str | None:
-    value = data.get(field)
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > MAX_ID:
-        raise ProtocolError("invalid_message", f"field 'candidate.{field}' must be a short string or null", ref)
-    return value
-
-
-def _candidate(data: Mapping[str, Any], raw: str) -> Candidate:
-    to = _str(data, "to", "candidate")
-    init = data.get("candidate")
-    if init is None:
-        return Candidate(to, None, raw=raw)
-    if type(init) is not dict:
-        raise ProtocolError("invalid_message", "field 'candidate' must be an object or null", "candidate")
-    text = init.get("candidate")
-    if type(text) is not str or len(text) > MAX_CANDIDATE:
-        raise ProtocolError("invalid_message", "field 'candidate.candidate' must be a string", "candidate")
-    index = init.get("sdpMLineIndex")
-    if index is not None and (type(index) is not int or not 0 <= index < 1024):
-        message = "field 'candidate.sdpMLineIndex' must be an integer or null"
-        raise ProtocolError("invalid_message", message, "candidate")
-    mid = _optional_str(init, "sdpMid", "candidate")
-    fragment = _optional_str(init, "usernameFragment", "candidate")
-    return Candidate(to, IceCandidate(text, mid, index, fragment), raw=raw)
-
-
-# Each parser gets the decoded object and, for the relayed types, the frame itself (see ``serialise``).
-_PARSERS: dict[str, Callable[[Mapping[str, Any], str], ClientMessage]] = {
-    "join": lambda d, raw: Join(_str(d, "room", "join")),
-    "admit": lambda d, raw: Admit(_str(d, "id", "admit")),
-    "decline": lambda d, raw: Decline(_str(d, "id", "decline")),
-    "end": lambda d, raw: End(),
-    "leave": lambda d, raw: Leave(),
-    "offer": lambda d, raw: Offer(_str(d, "to", "offer"), _str(d, "sdp", "offer", max_len=MAX_SDP), raw=raw),
-    "answer": lambda d, raw: Answer(_str(d, "to", "answer"), _str(d, "sdp", "answer", max_len=MAX_SDP), raw=raw),
-    "candidate": _candidate,
-    "renegotiate": lambda d, raw: Renegotiate(_str(d, "to", "renegotiate"), raw=raw),
-    "media": lambda d, raw: Media(_bool(d, "audio", "media"), _bool(d, "video", "media")),
-    "chat": lambda d, raw: Chat(_str(d, "text", "chat", max_len=MAX_CHAT)),
-}
-
-MESSAGE_TYPES = frozenset(_PARSERS)
+_decode = msgspec.json.Decoder(ClientMessage).decode
 
 
 def parse(text: str) -> ClientMessage:
     """One client text frame -> a typed message. Raises :class:`ProtocolError` on anything invalid."""
     try:
+        msg = _decode(text)
+    except msgspec.ValidationError as exc:
+        raise _rejected(text, str(exc)) from None
+    except (msgspec.DecodeError, RecursionError):
+        raise ProtocolError("invalid_json", "the message is not valid JSON") from None
+    if msg.v is UNSET:
+        raise ProtocolError("invalid_message", "field 'v' (the protocol version) is required", msg.type)
+    # A relayed frame is passed on as sent plus "from"; one that carries its own "from" is re-encoded instead.
+    if isinstance(msg, _Relayed) and not msg.client_from:
+        msg.__dict__["raw"] = text
+    return msg
+
+
+def _rejected(text: str, reason: str) -> ProtocolError:
+    """Why a frame that msgspec rejected is invalid, checked in the protocol's order: JSON, object, ``v``, ``type``,
+    then the fields (whose reason msgspec gave)."""
+    try:
         data = json.loads(text)
     except (ValueError, RecursionError):
-        raise ProtocolError("invalid_json", "the message is not valid JSON") from None
+        return ProtocolError("invalid_json", "the message is not valid JSON")
     if not isinstance(data, dict):
-        raise ProtocolError("invalid_message", "the message must be a JSON object")
+        return ProtocolError("invalid_message", "the message must be a JSON object")
     kind = data.get("type")
-    ref = kind if isinstance(kind, str) and kind in _PARSERS else None
+    ref = kind if isinstance(kind, str) and kind in MESSAGE_TYPES else None
     version = data.get("v")
     if type(version) is not int:
-        raise ProtocolError("invalid_message", "field 'v' must be an integer", ref)
+        return ProtocolError("invalid_message", "field 'v' must be an integer", ref)
     if version != VERSION:
-        raise ProtocolError("unsupported_version", f"protocol version {VERSION} only", ref)
+        return ProtocolError("unsupported_version", f"protocol version {VERSION} only", ref)
     if not isinstance(kind, str):
-        raise ProtocolError("invalid_message", "field 'type' must be a string")
-    parser = _PARSERS.get(kind)
-    if parser is None:
-        raise ProtocolError("unknown_type", "unknown message type")
-    # A relayed frame is passed on as sent plus "from"; one that carries its own "from" is re-encoded instead.
-    return parser(data, "" if "from" in data else text)
+        return ProtocolError("invalid_message", "field 'type' must be a string")
+    if ref is None:
+        return ProtocolError("unknown_type", "unknown message type")
+    return ProtocolError("invalid_message", explain(reason), ref)
+
+
+_KINDS = {"str": "a string", "int": "an integer", "bool": "a boolean", "object": "an object", "array": "an array"}
+_EXPECTED = re.compile(r"Expected `([^`]+)`, got `[^`]+`")
+_LENGTH = re.compile(r"Expected `str` of length ([<>])= (\d+)")
+_BOUND = re.compile(r"Expected `int` ([<>])= (\d+)")
+_MISSING = re.compile(r"Object missing required field `([^`]+)`")
+
+
+def explain(reason: str) -> str:
+    """msgspec's ``ValidationError`` text -> a sentence in the protocol's words, naming the field.
+
+    ``Expected `str`, got `int` - at `$.room``` -> ``field 'room' must be a string``.
+    """
+    detail, _, where = reason.partition(" - at `$")
+    path = where.rstrip("`").lstrip(".")
+    if match := _MISSING.fullmatch(detail):
+        return f"field '{path + '.' if path else ''}{match[1]}' is required"
+    if match := _EXPECTED.fullmatch(detail):
+        kinds = " or ".join(_KINDS.get(kind, kind) for kind in match[1].split(" | "))
+        return f"field '{path}' must be {kinds}"
+    if match := _LENGTH.fullmatch(detail):
+        if match[1] == ">" and match[2] == "1":
+            return f"field '{path}' must not be empty"
+        return f"field '{path}' must be at {'most' if match[1] == '<' else 'least'} {match[2]} characters"
+    if match := _BOUND.fullmatch(detail):
+        return f"field '{path}' must be an integer {'at most' if match[1] == '<' else 'at least'} {match[2]}"
+    return f"field '{path}' is invalid ({detail})" if path else f"invalid message ({detail})"
 
 
 # -- serialising -----------------------------------------------------------------------------------------------
 
+_encode = msgspec.json.Encoder().encode
 
-def _peer(peer: Peer) -> dict[str, Any]:
-    return {"id": peer.id, "role": peer.role, "name": peer.name, "audio": peer.audio, "video": peer.video}
+
+@lru_cache(maxsize=4096)
+def _quote(value: str) -> str:
+    return _encode(value).decode()
 
 
 def _ice(candidate: IceCandidate | None) -> dict[str, Any] | None:
@@ -338,57 +320,27 @@ def _ice(candidate: IceCandidate | None) -> dict[str, Any] | None:
     return out
 
 
-def _relay(msg: Relay) -> dict[str, Any]:
+def _relay(msg: Relay) -> str:
     inner = msg.message
+    raw = inner.raw
+    if raw:
+        return '{"from":' + _quote(msg.sender) + "," + raw[raw.index("{") + 1 :]
     out: dict[str, Any] = {"v": VERSION, "type": inner.type, "from": msg.sender}
     if isinstance(inner, Offer | Answer):
         out["sdp"] = inner.sdp
     elif isinstance(inner, Candidate):
         out["candidate"] = _ice(inner.candidate)
-    return out
-
-
-def to_wire(msg: ServerMessage) -> dict[str, Any]:
-    """A server message as the JSON object sent on the wire."""
-    if isinstance(msg, Relay):
-        return _relay(msg)
-    out: dict[str, Any] = {"v": VERSION, "type": msg.type}
-    if isinstance(msg, Welcome):
-        out.update(id=msg.id, role=msg.role, room=msg.room, state=msg.state)
-        out.update(peers=[_peer(p) for p in msg.peers], ice_servers=[dict(s) for s in msg.ice_servers])
-    elif isinstance(msg, Lobby):
-        out["waiting"] = [{"id": w.id, "name": w.name, "since": w.since} for w in msg.waiting]
-    elif isinstance(msg, Admitted):
-        out["peers"] = [_peer(p) for p in msg.peers]
-    elif isinstance(msg, PeerJoined):
-        out.update(id=msg.id, role=msg.role, name=msg.name)
-    elif isinstance(msg, PeerLeft):
-        out["id"] = msg.id
-    elif isinstance(msg, MediaState):
-        out.update({"from": msg.sender, "audio": msg.audio, "video": msg.video})
-    elif isinstance(msg, ChatLine):
-        out.update({"from": msg.sender, "name": msg.name, "text": msg.text, "at": msg.at})
-    elif isinstance(msg, Ended):
-        out["reason"] = msg.reason
-    elif isinstance(msg, Error):
-        out.update(code=msg.code, message=msg.message, ref=msg.ref)
-    return out
-
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-_quote = lru_cache(maxsize=4096)(_dumps)
+    return _encode(out).decode()
 
 
 def serialise(msg: ServerMessage) -> str:
-    """A server message -> one JSON text frame (compact, UTF-8 friendly).
+    """A server message -> one JSON text frame (compact, UTF-8).
 
     A relayed offer, answer, candidate or renegotiate request that was parsed from a frame without a ``from`` is
     passed on as sent with ``from`` put first: the hot relay path then costs a string concatenation instead of an
-    encoding. (``parse`` has validated the frame; JSON readers keep the last of duplicate keys, and there is none.)
+    encoding. (``parse`` has validated the frame, and JSON readers keep the last of duplicate keys: there is none,
+    since a frame carrying any ``from`` key, however escaped, is re-encoded instead.)
     """
-    if type(msg) is Relay and msg.message.raw:
-        raw = msg.message.raw
-        return '{"from":' + _quote(msg.sender) + "," + raw[raw.index("{") + 1 :]
-    return _dumps(to_wire(msg))
+    if type(msg) is Relay:
+        return _relay(msg)
+    return _encode(msg).decode()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import msgspec
 import pytest
 
 from signaling import protocol as p
@@ -40,7 +41,12 @@ def cand(candidate: Any) -> str:
     ],
 )
 def test_parse_valid(fields: dict[str, Any], expected: p.ClientMessage) -> None:
-    assert p.parse(frame(**fields)) == expected
+    assert p.parse(frame(**fields)) == sent(expected)
+
+
+def sent(msg: p.ClientMessage) -> p.ClientMessage:
+    """``msg`` as parsed from the wire, where it records the version the client sent."""
+    return msgspec.structs.replace(msg, v=1)
 
 
 @pytest.mark.parametrize(
@@ -83,6 +89,11 @@ def test_parse_valid(fields: dict[str, Any], expected: p.ClientMessage) -> None:
         (frame(type="chat", text="x" * 2001), "invalid_message", "chat"),
         (frame(type="chat", text=None), "invalid_message", "chat"),
         ("[" * 100000 + "]" * 100000, "invalid_json", None),
+        ('{"v": 1, "type": "join", "room": "r", "x": ' + "[" * 100000 + "]" * 100000 + "}", "invalid_json", None),
+        ('{"v": 1, "type": "join", "room": "r", "x": NaN}', "invalid_json", None),  # not JSON (RFC 8259)
+        ('{"v": 1, "type": "join", "room": "\\ud800"}', "invalid_json", None),  # a lone surrogate is not text
+        ('{"v": 2, "type": "dance"}', "unsupported_version", None),
+        ('{"type": "dance"}', "invalid_message", None),
     ],
 )
 def test_parse_invalid(text: str, code: str, ref: str | None) -> None:
@@ -91,14 +102,40 @@ def test_parse_invalid(text: str, code: str, ref: str | None) -> None:
     assert (info.value.code, info.value.ref) == (code, ref)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"v": 1, "type": "join", "room": 5}', "field 'room' must be a string"),
+        ('{"v": 1, "type": "join"}', "field 'room' is required"),
+        ('{"type": "join", "room": "r"}', "field 'v' (the protocol version) is required"),
+        ('{"v": "1", "type": "join", "room": "r"}', "field 'v' must be an integer"),
+        (frame(type="join", room="x" * 65), "field 'room' must be at most 64 characters"),
+        (frame(type="chat", text=""), "field 'text' must not be empty"),
+        (cand("c"), "field 'candidate' must be an object or null"),
+        (cand({"sdpMid": "0"}), "field 'candidate.candidate' is required"),
+        (cand({"candidate": "c", "sdpMLineIndex": True}), "field 'candidate.sdpMLineIndex' must be an integer or null"),
+        (
+            cand({"candidate": "c", "sdpMLineIndex": 1024}),
+            "field 'candidate.sdpMLineIndex' must be an integer at most 1023",
+        ),
+        (frame(type="media", audio=1, video=True), "field 'audio' must be a boolean"),
+    ],
+)
+def test_errors_name_the_field_in_plain_words(text: str, message: str) -> None:
+    with pytest.raises(p.ProtocolError) as info:
+        p.parse(text)
+    assert info.value.message == message
+
+
 def test_chat_limits_are_inclusive() -> None:
-    assert p.parse(frame(type="chat", text="x" * 2000)) == p.Chat("x" * 2000)
-    assert p.parse(frame(type="chat", text="x")) == p.Chat("x")
+    assert p.parse(frame(type="chat", text="x" * 2000)) == sent(p.Chat("x" * 2000))
+    assert p.parse(frame(type="chat", text="x")) == sent(p.Chat("x"))
+    assert p.parse(frame(type="chat", text="è" * 2000)) == sent(p.Chat("è" * 2000))  # characters, not bytes
 
 
 def test_sdp_limit_is_inclusive() -> None:
     sdp = "x" * (32 * 1024)
-    assert p.parse(frame(type="offer", to="o1", sdp=sdp)) == p.Offer("o1", sdp)
+    assert p.parse(frame(type="offer", to="o1", sdp=sdp)) == sent(p.Offer("o1", sdp))
 
 
 def wire(msg: p.ServerMessage) -> dict[str, Any]:
@@ -187,9 +224,10 @@ def test_relay_passes_the_frame_on_as_sent_plus_from(fields: dict[str, Any]) -> 
     assert wire(p.Relay("c1", msg)) == {"v": 1, **fields, "from": "c1"}
 
 
-def test_relay_of_a_frame_with_its_own_from_cannot_spoof() -> None:
-    msg = p.parse(frame(type="offer", to="o1", sdp="v=0", **{"from": "o1"}))
+@pytest.mark.parametrize("key", ['"from"', '"fr\\u006fm"'])
+def test_relay_of_a_frame_with_its_own_from_cannot_spoof(key: str) -> None:
+    msg = p.parse('{"v": 1, "type": "offer", "to": "o1", "sdp": "v=0", ' + key + ': "o1"}')
     assert isinstance(msg, p.Offer)
     text = p.serialise(p.Relay("c1", msg))
-    assert text.count('"from"') == 1
+    assert text.count('"from"') == 1 and "u006f" not in text
     assert json.loads(text) == {"v": 1, "type": "offer", "from": "c1", "sdp": "v=0"}
