@@ -27,42 +27,29 @@ CLOSE_POLICY = 1008
 _CLOSE_TIMEOUT = 5.0
 
 
-class TokenBucket:
-    """``rate`` tokens per second, holding at most ``burst``. :meth:`take` spends one if there is one."""
-
-    __slots__ = ("_clock", "_stamp", "_tokens", "burst", "rate")
-
-    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.rate, self.burst, self._clock = rate, burst, clock
-        self._tokens = burst
-        self._stamp = clock()
-
-    def take(self) -> bool:
-        now = self._clock()
-        tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        if tokens < 1.0:
-            self._tokens = tokens
-            return False
-        self._tokens = tokens - 1.0
-        return True
-
-
 class RateLimit:
-    """The per-socket limit of the protocol: ``rate``/s, bursts of twice that, closed after 10 x burst refusals."""
+    """The per-socket limit of the protocol: a token bucket of ``rate`` tokens per second holding at most twice
+    that (the burst), and a client refused ten times the burst in a row is to be closed."""
 
-    __slots__ = ("_bucket", "_refused", "max_refused")
+    __slots__ = ("_clock", "_refused", "_stamp", "_tokens", "burst", "max_refused", "rate")
 
     def __init__(self, rate: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._bucket = TokenBucket(rate, 2 * rate, clock)
+        self.rate, self.burst, self._clock = rate, 2 * rate, clock
+        self.max_refused = 10 * self.burst
+        self._tokens: float = self.burst
+        self._stamp = clock()
         self._refused = 0
-        self.max_refused = 20 * rate
 
     def check(self) -> bool | None:
-        """True: go ahead. False: refuse this message. None: the client keeps flooding, close it."""
-        if self._bucket.take():
+        """True: go ahead (spends a token). False: refuse this message. None: the client keeps flooding, close it."""
+        now = self._clock()
+        tokens = self._tokens + (now - self._stamp) * self.rate
+        self._stamp = now
+        if tokens >= 1.0:
+            self._tokens = (tokens if tokens < self.burst else self.burst) - 1.0
             self._refused = 0
             return True
+        self._tokens = tokens
         self._refused += 1
         return None if self._refused >= self.max_refused else False
 

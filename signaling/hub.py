@@ -35,6 +35,15 @@ def _error(conn: Connection, code: str, message: str, ref: str | None) -> None:
     conn.send(p.serialise(p.Error(code, message, ref)))
 
 
+def _refuse(conn: Connection, *, flooding: bool) -> None:
+    """A message over the rate limit: answered with ``rate_limited``, or the socket closed if it keeps flooding."""
+    if flooding:
+        log.info("signaling client flooding", extra={"event": "ws_flood", "code": CLOSE_POLICY})
+        conn.close_soon(CLOSE_POLICY, "flooding")
+    else:
+        _error(conn, "rate_limited", "too many messages, slow down", None)
+
+
 class Hub:
     """Every socket and room of this process. Create it in the cleanup context; see :func:`setup_hub`."""
 
@@ -94,13 +103,13 @@ class Hub:
     # -- messages --------------------------------------------------------------------------------------------
 
     async def _on_text(self, conn: Connection, text: str) -> None:
+        """One text frame: the rate limit, parsing, then the room's policy and its effects.
+
+        This is the hot path (every relayed offer, answer and candidate), hence one coroutine rather than several.
+        """
         allowed = conn.limit.check()
         if not allowed:
-            if allowed is None:
-                log.info("signaling client flooding", extra={"event": "ws_flood", "code": CLOSE_POLICY})
-                conn.close_soon(CLOSE_POLICY, "flooding")
-            else:
-                _error(conn, "rate_limited", "too many messages, slow down", None)
+            _refuse(conn, flooding=allowed is None)
             return
         try:
             msg = p.parse(text)
@@ -110,23 +119,20 @@ class Hub:
         try:
             if msg.type == "join":
                 await self._join(conn, msg)
-            else:
-                await self._in_room(conn, msg)
+                return
+            room = self._rooms.get(conn.room) if conn.room else None
+            if room is None:
+                _error(conn, "not_in_room", "join a room first", msg.type)
+                return
+            effects = room.handle(conn.id, msg)
+            if msg.type == "leave":
+                conn.room = None
+            await self._execute(room, effects)
+            if room.idle:
+                await self._forget_if_idle(room)
         except Exception:
             log.exception("signaling message failed", extra={"event": "ws_failure", "room": conn.room})
             _error(conn, "server_error", "the server could not handle that message", msg.type)
-
-    async def _in_room(self, conn: Connection, msg: p.ClientMessage) -> None:
-        room = self._rooms.get(conn.room) if conn.room else None
-        if room is None:
-            _error(conn, "not_in_room", "join a room first", msg.type)
-            return
-        effects = room.handle(conn.id, msg)
-        if msg.type == "leave":
-            conn.room = None
-        await self._execute(room, effects)
-        if room.idle:
-            await self._forget_if_idle(room)
 
     async def _join(self, conn: Connection, msg: p.Join) -> None:
         if conn.room is not None:
@@ -178,12 +184,13 @@ class Hub:
 
     async def _execute(self, room: Room, effects: list[Effect]) -> None:
         """Carry out a room's effects in order: database writes here, messages and closes through the bus."""
+        publish = self._bus.publish
         for effect in effects:
             if isinstance(effect, MarkEnded):
                 log.info("signaling room ended", extra={"event": "ws_end", "room": effect.room})
                 await consultations.end_consultation(self._app[sessionmaker_key], effect.room, actor=effect.actor)
             else:
-                await self._bus.publish(room.id, effect)
+                await publish(room.id, effect)
 
     def _deliver(self, event: Event) -> None:
         """Bus subscriber: hand an event to the sockets of this process it is addressed to."""

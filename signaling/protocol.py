@@ -323,8 +323,8 @@ def _ice(candidate: IceCandidate | None) -> dict[str, Any] | None:
 def _relay(msg: Relay) -> str:
     inner = msg.message
     raw = inner.raw
-    if raw:
-        return '{"from":' + _quote(msg.sender) + "," + raw[raw.index("{") + 1 :]
+    if raw:  # one copy: the first "{" of a frame that decoded as an object opens that object
+        return raw.replace("{", '{"from":' + _quote(msg.sender) + ",", 1)
     out: dict[str, Any] = {"v": VERSION, "type": inner.type, "from": msg.sender}
     if isinstance(inner, Offer | Answer):
         out["sdp"] = inner.sdp

@@ -22,22 +22,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from msgspec import Struct
+
 from signaling import protocol as p
 
 CLOSE_NORMAL = 1000
 CLOSE_REPLACED = 4000
 
 
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(Struct, frozen=True):
     """Send ``message`` to each of the connections ``to``."""
 
     to: tuple[str, ...]
     message: p.ServerMessage
 
 
-@dataclass(frozen=True, slots=True)
-class Close:
+class Close(Struct, frozen=True):
     """Close ``connection`` with ``code`` once the messages queued before it are sent."""
 
     connection: str
@@ -45,8 +45,7 @@ class Close:
     reason: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class MarkEnded:
+class MarkEnded(Struct, frozen=True):
     """Record that the consultation ``room`` was ended by ``actor`` (done before the effects that follow it)."""
 
     room: str
@@ -67,6 +66,10 @@ def _utcnow() -> datetime:
 def iso(moment: datetime) -> str:
     """ISO 8601 in UTC with a ``Z``, to the second."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _not_admitted(connection: str, kind: str) -> list[Effect]:
+    return [Send((connection,), p.Error("forbidden", "wait until you are admitted", kind))]
 
 
 @dataclass(slots=True)
@@ -209,19 +212,20 @@ class Room:
         kind = msg.type
         if person is None or kind == "join":
             return [Send((connection,), p.Error("not_in_room", "join a room first", kind))]
+        if msg.type == "candidate" or msg.type == "offer" or msg.type == "answer" or msg.type == "renegotiate":
+            # Most of the traffic, so looked at first; the same rule as for media and chat below.
+            return self._relay(person, connection, msg) if person.in_call else _not_admitted(connection, kind)
         if kind == "leave":
             return self._forget(person)
         if kind == "admit" or kind == "decline" or kind == "end":
             return self._moderate(person, connection, msg)
         if not person.in_call:
-            return [Send((connection,), p.Error("forbidden", "wait until you are admitted", kind))]
+            return _not_admitted(connection, kind)
         if msg.type == "media":
             person.audio, person.video = msg.audio, msg.video
             return self._to_others(person, p.MediaState(person.id, msg.audio, msg.video))
         if msg.type == "chat":
             return self._to_others(person, p.ChatLine(person.id, person.name, msg.text, iso(self.clock())))
-        if msg.type == "offer" or msg.type == "answer" or msg.type == "candidate" or msg.type == "renegotiate":
-            return self._relay(person, connection, msg)
         raise AssertionError(f"unhandled message type {kind}")
 
     def _moderate(self, person: Participant, connection: str, msg: p.ClientMessage) -> list[Effect]:
