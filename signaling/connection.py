@@ -57,7 +57,7 @@ class RateLimit:
 class Connection:
     """A joined or not yet joined socket. ``room`` is the room it is in, if any."""
 
-    __slots__ = ("_outbox", "_wakeup", "_writer", "closing", "id", "identity", "limit", "room", "ws")
+    __slots__ = ("_idle", "_outbox", "_writer", "closing", "id", "identity", "limit", "room", "ws")
 
     def __init__(self, ws: web.WebSocketResponse, identity: Identity, messages_per_second: int) -> None:
         self.id = secrets.token_hex(8)
@@ -67,7 +67,7 @@ class Connection:
         self.limit = RateLimit(messages_per_second)
         self.closing = False
         self._outbox: deque[str | tuple[int, str]] = deque()
-        self._wakeup = asyncio.Event()
+        self._idle: asyncio.Future[None] | None = None  # what the writer awaits while the outbox is empty
         self._writer = asyncio.create_task(self._write_loop(), name=f"ws-writer-{self.id}")
 
     def send(self, text: str) -> None:
@@ -79,7 +79,8 @@ class Connection:
             self.close_soon(CLOSE_POLICY, "too slow")
             return
         self._outbox.append(text)
-        self._wakeup.set()
+        if self._idle is not None:
+            self._wake()
 
     def close_soon(self, code: int, reason: str = "") -> None:
         """Close the socket with ``code`` after the frames already queued."""
@@ -87,14 +88,19 @@ class Connection:
             return
         self.closing = True
         self._outbox.append((code, reason))
-        self._wakeup.set()
+        if self._idle is not None:
+            self._wake()
+
+    def _wake(self) -> None:
+        idle, self._idle = self._idle, None
+        if idle is not None and not idle.done():
+            idle.set_result(None)
 
     async def _write_loop(self) -> None:
         ws, outbox = self.ws, self._outbox
+        loop = asyncio.get_running_loop()
         try:
             while True:
-                await self._wakeup.wait()
-                self._wakeup.clear()
                 while outbox:
                     item = outbox.popleft()
                     if isinstance(item, str):
@@ -102,6 +108,8 @@ class Connection:
                     else:
                         await asyncio.wait_for(ws.close(code=item[0], message=item[1].encode()), _CLOSE_TIMEOUT)
                         return
+                idle = self._idle = loop.create_future()
+                await idle  # until send() or close_soon() queues something
         except (ConnectionError, RuntimeError, TimeoutError):
             return  # the socket went away under us; the reader notices and cleans up
 

@@ -64,7 +64,7 @@ class _Relayed(_ClientMessage, frozen=True, kw_only=True, dict=True):
     raw: ClassVar[str] = ""  # the instance's own value lives in its __dict__
 
 
-class IceCandidate(Struct, frozen=True, repr_omit_defaults=True):
+class IceCandidate(Struct, frozen=True, repr_omit_defaults=True, gc=False):  # scalars only: no cycles
     """An ``RTCIceCandidateInit`` (W3C names)."""
 
     candidate: Annotated[str, Meta(max_length=MAX_CANDIDATE)]
@@ -320,11 +320,8 @@ def _ice(candidate: IceCandidate | None) -> dict[str, Any] | None:
     return out
 
 
-def _relay(msg: Relay) -> str:
+def _relay_anew(msg: Relay) -> str:
     inner = msg.message
-    raw = inner.raw
-    if raw:  # one copy: the first "{" of a frame that decoded as an object opens that object
-        return raw.replace("{", '{"from":' + _quote(msg.sender) + ",", 1)
     out: dict[str, Any] = {"v": VERSION, "type": inner.type, "from": msg.sender}
     if isinstance(inner, Offer | Answer):
         out["sdp"] = inner.sdp
@@ -342,5 +339,8 @@ def serialise(msg: ServerMessage) -> str:
     since a frame carrying any ``from`` key, however escaped, is re-encoded instead.)
     """
     if type(msg) is Relay:
-        return _relay(msg)
+        raw = msg.message.raw
+        if raw:  # one copy: the first "{" of a frame that decoded as an object opens that object
+            return raw.replace("{", '{"from":' + _quote(msg.sender) + ",", 1)
+        return _relay_anew(msg)
     return _encode(msg).decode()
