@@ -23,12 +23,14 @@ from server.origins import origin_allowed
 from signaling import protocol as p
 from signaling.bus import Bus, Event, InProcessBus, Subscription
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_POLICY, Connection
-from signaling.rooms import Effect, MarkEnded, Room, Send
+from signaling.rooms import Close, Effect, MarkEnded, Room, Send
 
 log = logging.getLogger(__name__)
 
 MAX_FRAME = 64 * 1024
 CLOSE_UNSUPPORTED = 1003
+# Bound once: looking up an enum member (WSMsgType.TEXT) costs about 0.1 us a time on Python 3.11.
+_TEXT, _BINARY, _ERROR = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.ERROR
 
 
 def _error(conn: Connection, code: str, message: str, ref: str | None) -> None:
@@ -82,11 +84,11 @@ class Hub:
 
     async def _read(self, conn: Connection) -> None:
         async for msg in conn.ws:
-            if msg.type is WSMsgType.TEXT:
+            if msg.type is _TEXT:
                 await self._on_text(conn, msg.data)
-            elif msg.type is WSMsgType.BINARY:
+            elif msg.type is _BINARY:
                 conn.close_soon(CLOSE_UNSUPPORTED, "text frames only")
-            elif msg.type is WSMsgType.ERROR:
+            elif msg.type is _ERROR:
                 # aiohttp has already closed the socket, e.g. with 1009 for a frame over MAX_FRAME.
                 log.info("signaling socket error", extra={"event": "ws_error", "code": conn.ws.close_code})
         log.info("signaling socket closed", extra={"event": "ws_closed", "code": conn.ws.close_code})
@@ -127,7 +129,12 @@ class Hub:
             effects = room.handle(conn.id, msg)
             if msg.type == "leave":
                 conn.room = None
-            await self._execute(room, effects)
+            publish = self._bus.publish
+            for effect in effects:  # as _execute does, without a further coroutine on the hot path
+                if isinstance(effect, (Send, Close)):
+                    await publish(room.id, effect)
+                else:
+                    await self._mark_ended(effect)
             if room.idle:
                 await self._forget_if_idle(room)
         except Exception:
@@ -186,11 +193,14 @@ class Hub:
         """Carry out a room's effects in order: database writes here, messages and closes through the bus."""
         publish = self._bus.publish
         for effect in effects:
-            if isinstance(effect, MarkEnded):
-                log.info("signaling room ended", extra={"event": "ws_end", "room": effect.room})
-                await consultations.end_consultation(self._app[sessionmaker_key], effect.room, actor=effect.actor)
-            else:
+            if isinstance(effect, (Send, Close)):  # an exact match is quick; a miss (MarkEnded) costs ~0.1 us
                 await publish(room.id, effect)
+            else:
+                await self._mark_ended(effect)
+
+    async def _mark_ended(self, effect: MarkEnded) -> None:
+        log.info("signaling room ended", extra={"event": "ws_end", "room": effect.room})
+        await consultations.end_consultation(self._app[sessionmaker_key], effect.room, actor=effect.actor)
 
     def _deliver(self, event: Event) -> None:
         """Bus subscriber: hand an event to the sockets of this process it is addressed to."""

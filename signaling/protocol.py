@@ -228,6 +228,8 @@ ServerMessage = (
 # -- parsing ---------------------------------------------------------------------------------------------------
 
 _decode = msgspec.json.Decoder(ClientMessage).decode
+# The most frequent first: isinstance() on a Struct is quick for an exact match, slower (~0.1 us) for a miss.
+_RELAYED = (Candidate, Offer, Answer, Renegotiate)
 
 
 def parse(text: str) -> ClientMessage:
@@ -241,7 +243,7 @@ def parse(text: str) -> ClientMessage:
     if msg.v is UNSET:
         raise ProtocolError("invalid_message", "field 'v' (the protocol version) is required", msg.type)
     # A relayed frame is passed on as sent plus "from"; one that carries its own "from" is re-encoded instead.
-    if isinstance(msg, _Relayed) and not msg.client_from:
+    if isinstance(msg, _RELAYED) and not msg.client_from:
         msg.__dict__["raw"] = text
     return msg
 
