@@ -209,12 +209,12 @@ class Room:
     def handle(self, connection: str, msg: p.ClientMessage) -> list[Effect]:
         """A message from a connection that has joined this room (``join`` itself goes to :meth:`join`)."""
         person = self._by_connection.get(connection)
+        if isinstance(msg, p.RELAYED) and person is not None:
+            # Most of the traffic, so looked at first; the same rule as for media and chat below.
+            return self._relay(person, connection, msg) if person.in_call else _not_admitted(connection, msg.type)
         kind = msg.type
         if person is None or kind == "join":
             return [Send((connection,), p.Error("not_in_room", "join a room first", kind))]
-        if msg.type == "candidate" or msg.type == "offer" or msg.type == "answer" or msg.type == "renegotiate":
-            # Most of the traffic, so looked at first; the same rule as for media and chat below.
-            return self._relay(person, connection, msg) if person.in_call else _not_admitted(connection, kind)
         if kind == "leave":
             return self._forget(person)
         if kind == "admit" or kind == "decline" or kind == "end":
