@@ -306,8 +306,9 @@ _encode = msgspec.json.Encoder().encode
 
 
 @lru_cache(maxsize=4096)
-def _quote(value: str) -> str:
-    return _encode(value).decode()
+def _from(sender: str) -> str:
+    """What a relayed frame as sent starts with instead of its ``{``."""
+    return '{"from":' + _encode(sender).decode() + ","
 
 
 def _ice(candidate: IceCandidate | None) -> dict[str, Any] | None:
@@ -344,6 +345,6 @@ def serialise(msg: ServerMessage) -> str:
     if type(msg) is Relay:
         raw = msg.message.raw
         if raw:  # one copy: the first "{" of a frame that decoded as an object opens that object
-            return raw.replace("{", '{"from":' + _quote(msg.sender) + ",", 1)
+            return raw.replace("{", _from(msg.sender), 1)
         return _relay_anew(msg)
     return _encode(msg).decode()
