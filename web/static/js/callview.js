@@ -130,3 +130,28 @@ export function mountCall(root, call, { onHangup }) {
     },
   };
 }
+
+/**
+ * What both call pages do with the signaling socket's life: a "reconnecting…" banner while it is down, and the
+ * screen that closes the visit when the room ends, refuses us, or the socket closes for good (`closedScreen(code)`
+ * names it). Returns `on(type, handler)` for the page's own events.
+ */
+export function followSignaling(signaling, { banner, finish, closedScreen }) {
+  const on = (type, handler) => signaling.addEventListener(type, (event) => handler(event.detail));
+  on('ended', () => finish('screen-ended'));
+  on('error', (m) => {
+    if (m.code === 'room_ended') finish('screen-ended');
+    else if (m.code === 'room_not_found' || m.code === 'forbidden') finish('screen-failed');
+  });
+  on('reconnecting', () => {
+    banner.hidden = false;
+    say(banner, t('call.connection.lost'));
+  });
+  on('open', () => {
+    banner.hidden = true;
+  });
+  on('failed', () => finish('screen-failed'));
+  // Our own close and the close after 'ended'/'declined' come here too: finish() has run by then.
+  on('closed', (m) => finish(closedScreen(m.code)));
+  return on;
+}

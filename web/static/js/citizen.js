@@ -1,8 +1,8 @@
 // The citizen's page: device check -> knock -> waiting room -> call -> end.
 import { Call } from './call.js';
-import { mountCall } from './callview.js';
+import { followSignaling, mountCall } from './callview.js';
 import { DeviceCheck } from './devicecheck.js';
-import { say, showScreen, t } from './i18n.js';
+import { showScreen } from './i18n.js';
 import { Signaling } from './signaling.js';
 
 const page = document.getElementById('call');
@@ -32,29 +32,14 @@ function join() {
   call = new Call({ signaling, role: 'citizen', stream: check.stream });
   Object.assign(window.ascolto, { signaling, call });
   Object.defineProperty(window.ascolto, 'pc', { get: () => call && call.pc, configurable: true });
-  const on = (type, handler) => signaling.addEventListener(type, (event) => handler(event.detail));
+  const on = followSignaling(signaling, {
+    banner,
+    finish,
+    closedScreen: (code) => ({ 4000: 'screen-replaced', 4001: 'screen-ended' })[code] || 'screen-failed',
+  });
   on('welcome', (m) => (m.state === 'in_call' ? enterCall() : showScreen('screen-waiting')));
   on('admitted', () => enterCall());
   on('declined', () => finish('screen-declined'));
-  on('ended', () => finish('screen-ended'));
-  on('error', (m) => {
-    if (m.code === 'room_ended') finish('screen-ended');
-    else if (m.code === 'room_not_found' || m.code === 'forbidden') finish('screen-failed');
-  });
-  on('reconnecting', () => {
-    banner.hidden = false;
-    say(banner, t('call.connection.lost'));
-  });
-  on('open', () => {
-    banner.hidden = true;
-  });
-  on('failed', () => finish('screen-failed'));
-  on('closed', (m) => {
-    // Our own close and the close after 'ended'/'declined' come here too: finish() has run by then.
-    if (m.code === 4000) finish('screen-replaced');
-    else if (m.code === 4001) finish('screen-ended');
-    else finish('screen-failed');
-  });
   signaling.connect();
 }
 

@@ -1,6 +1,6 @@
 // The operator's page: compact device check, then straight into the room; lobby, call, end of session.
 import { Call } from './call.js';
-import { mountCall } from './callview.js';
+import { followSignaling, mountCall } from './callview.js';
 import { DeviceCheck } from './devicecheck.js';
 import { say, showScreen, t } from './i18n.js';
 import { Lobby } from './lobby.js';
@@ -24,22 +24,11 @@ let over = false;
 window.ascolto = { signaling, call, lobby, hangup: () => finish(null) };
 Object.defineProperty(window.ascolto, 'pc', { get: () => call.pc });
 
-const on = (type, handler) => signaling.addEventListener(type, (event) => handler(event.detail));
-on('ended', () => finish('screen-ended'));
-on('error', (m) => {
-  if (m.code === 'room_ended') finish('screen-ended');
-  else if (m.code === 'room_not_found' || m.code === 'forbidden') finish('screen-failed');
-  else if (m.code !== 'rate_limited') console.warn('signaling error', m);
+followSignaling(signaling, {
+  banner,
+  finish,
+  closedScreen: (code) => ({ 4000: 'screen-replaced', 1008: 'screen-failed' })[code] || 'screen-ended',
 });
-on('reconnecting', () => {
-  banner.hidden = false;
-  say(banner, t('call.connection.lost'));
-});
-on('open', () => {
-  banner.hidden = true;
-});
-on('failed', () => finish('screen-failed'));
-on('closed', (m) => finish({ 4000: 'screen-replaced', 1008: 'screen-failed' }[m.code] || 'screen-ended'));
 
 check.addEventListener('done', () => {
   call.stream = check.stream;
