@@ -16,29 +16,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.conftest import REQUIRE_SERVICES, MakeClient
+from tests.e2e.standalone import CHROMIUM, HAVE_CHROMIUM, PASSWORD, chromium
 from tests.factories import make_staff
 
-CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
-HAVE_CHROMIUM = Path(CHROMIUM).exists()
-CHROMIUM_ARGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-timer-throttling",
-    "--disable-renderer-backgrounding",
-    "--disable-backgrounding-occluded-windows",
-]
 DEBUG = os.environ.get("ASCOLTO_E2E_DEBUG") == "1"
-PASSWORD = "a long and private passphrase"
 
 
 @pytest.fixture
@@ -53,14 +34,8 @@ async def browser() -> AsyncIterator[Any]:
         if REQUIRE_SERVICES:
             pytest.fail(f"Chromium not found at {CHROMIUM}")
         pytest.skip(f"Chromium not found at {CHROMIUM}")
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        instance = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield instance
-        finally:
-            await instance.close()
+    async with chromium() as instance:
+        yield instance
 
 
 @dataclass
