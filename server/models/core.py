@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models. Times are stored in UTC (timezone-aware), identifiers are random strings."""
+"""Core models: staff and their sessions, services, consultations, the outbox, the audit log."""
 
 from __future__ import annotations
 
@@ -68,6 +68,7 @@ class Staff(Base):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=20, values_callable=_values))
     discipline: Mapped[str] = mapped_column(String(100), default="")
+    daily_cap: Mapped[int | None] = mapped_column(Integer, default=None)  # most sessions a day; None: no cap
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -105,6 +106,16 @@ class Service(Base):
     name: Mapped[str] = mapped_column(String(200))
     phone: Mapped[str] = mapped_column(String(40), default="")
     description: Mapped[str] = mapped_column(Text, default="")
+    # Booking rules (see scheduling.slots): session length and the buffer after it, how soon and how far ahead
+    # citizens may book, which modes are offered and which disciplines may take it.
+    session_minutes: Mapped[int] = mapped_column(Integer, default=45)
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    min_notice_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    horizon_days: Mapped[int] = mapped_column(Integer, default=30)
+    modes: Mapped[str] = mapped_column(String(40), default="video,phone")  # comma-separated BookingMode values
+    disciplines: Mapped[str] = mapped_column(String(300), default="")  # comma-separated; empty: any operator
+    holiday_subdivision: Mapped[str] = mapped_column(String(10), default="MI")  # the `holidays` IT subdivision
+    bookable_online: Mapped[bool] = mapped_column(default=True)
 
 
 class Consultation(Base):
@@ -142,8 +153,16 @@ class CitizenPass(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"  # waiting for its time (send_after) or for a retry
+    SENT = "sent"  # handed to the SMTP server
+    KEPT = "kept"  # no SMTP server configured: kept here for staff to read
+    FAILED = "failed"  # gave up after the last retry
+
+
 class OutboxMessage(Base):
-    """An email waiting to be sent, or kept here for staff to read when no SMTP server is configured."""
+    """An email: sent through SMTP when configured, else kept here for staff to read. Reminders wait here until
+    their ``send_after``; a sender claims a row (``claimed_until``) so two processes never send it twice."""
 
     __tablename__ = "outbox"
 
@@ -151,9 +170,21 @@ class OutboxMessage(Base):
     to_address: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
+    ics: Mapped[str | None] = mapped_column(Text, default=None)  # an iCalendar attachment
+    kind: Mapped[str] = mapped_column(String(40), default="message")  # confirmation, reminder_24h, ...
     consultation_id: Mapped[str | None] = mapped_column(
         ForeignKey("consultation.id", ondelete="SET NULL"), default=None
     )
+    booking_id: Mapped[str | None] = mapped_column(
+        ForeignKey("booking.id", ondelete="CASCADE"), default=None, index=True
+    )
+    status: Mapped[OutboxStatus] = mapped_column(
+        Enum(OutboxStatus, native_enum=False, length=20, values_callable=_values), default=OutboxStatus.PENDING
+    )
+    send_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    last_error: Mapped[str] = mapped_column(String(200), default="")  # an error class, never message content
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
