@@ -33,6 +33,14 @@ def _parse_list(raw: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in raw.split(",") if item.strip())
 
 
+def _parse_hours(raw: str) -> tuple[int, ...]:
+    """Comma-separated whole hours, e.g. ``24,1`` (empty: no reminders)."""
+    hours = tuple(int(item) for item in _parse_list(raw))
+    if any(h <= 0 for h in hours):
+        raise ValueError("expected positive whole hours, e.g. 24,1")
+    return hours
+
+
 def _parse_ice_servers(raw: str) -> tuple[dict[str, Any], ...]:
     """Either a JSON list of RTCIceServer dictionaries or a comma-separated list of URLs."""
     raw = raw.strip()
@@ -168,6 +176,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Interval of WebSocket pings; a peer that misses one is dropped.",
         int,
     ),
+    Setting(
+        "smtp_host",
+        "str",
+        "",
+        "SMTP server for outgoing email. Empty: no SMTP, emails are kept in the outbox for staff to read.",
+        str,
+    ),
+    Setting("smtp_port", "int", 25, "Port of the SMTP server.", int),
+    Setting("smtp_username", "str", "", "SMTP user name (empty: no authentication).", str),
+    Setting("smtp_password", "str", "", "SMTP password.", str),
+    Setting("smtp_starttls", "bool", False, "Upgrade the SMTP connection with STARTTLS.", _parse_bool),
+    Setting("mail_from", "str", "ascolto@localhost", "Sender address of outgoing email.", str),
+    Setting(
+        "reminder_hours",
+        "list",
+        (24, 1),
+        "Hours before a session at which a reminder email is sent (comma-separated).",
+        _parse_hours,
+    ),
+    Setting(
+        "mail_max_attempts",
+        "int",
+        5,
+        "Delivery attempts of an email before it is marked failed.",
+        int,
+    ),
     Setting("log_level", "str", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).", str),
     Setting("log_json", "bool", True, "Write logs as one JSON object per line.", _parse_bool),
 )
@@ -200,6 +234,14 @@ class Settings:
     secure_cookies: bool = False
     ws_messages_per_second: int = 50
     ws_heartbeat_seconds: int = 20
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "ascolto@localhost"
+    reminder_hours: tuple[int, ...] = (24, 1)
+    mail_max_attempts: int = 5
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -229,6 +271,7 @@ class Settings:
             "login_window_minutes",
             "ws_messages_per_second",
             "ws_heartbeat_seconds",
+            "mail_max_attempts",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")

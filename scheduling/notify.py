@@ -1,0 +1,228 @@
+"""What emails a booking causes: a confirmation (with an ``.ics``), reminders, a cancellation, a move.
+
+Every function adds ``outbox`` rows to the caller's session, so the emails commit (or roll back) with the booking
+change they describe; :mod:`scheduling.jobs` sends them when due. The text is rendered here, once, in the
+citizen's language (Italian by default), plain and calm, with the time in Europe/Rome and the numbers to call.
+Bookings made with only a phone number get no email.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduling.ics import booking_ics
+from server.models import Booking, BookingMode, OutboxMessage, OutboxStatus, Service, utcnow
+from server.settings import Settings
+
+ROME = ZoneInfo("Europe/Rome")
+REMINDER_PREFIX = "reminder_"
+
+TEXTS: dict[str, dict[str, str]] = {
+    "it": {
+        "confirmation": "Il suo appuntamento è confermato",
+        "reminder": "Promemoria del suo appuntamento",
+        "moved": "Il suo appuntamento è stato spostato",
+        "cancellation": "Il suo appuntamento è stato annullato",
+        "greeting": "Buongiorno {name},",
+        "intro_confirmation": "il suo appuntamento è confermato per {when}.",
+        "intro_reminder": "le ricordiamo il suo appuntamento di {when}.",
+        "intro_moved": "il suo appuntamento è stato spostato a {when}.",
+        "intro_cancellation": "il suo appuntamento di {when} è stato annullato.",
+        "video": "Per collegarsi in video apra questo link qualche minuto prima (non serve installare nulla):\n{link}",
+        "phone": "La chiameremo noi al numero che ci ha lasciato.",
+        "manage": "Per annullare o spostare l'appuntamento:\n{link}",
+        "again": "Se lo desidera, può prenotare un nuovo appuntamento:\n{link}",
+        "help": "Per parlare con noi può chiamare il {phone}.",
+        "emergency": "Se lei o qualcuno è in pericolo immediato, chiami il {emergency}.",
+        "rome": "(ora di Roma)",
+    },
+    "en": {
+        "confirmation": "Your appointment is confirmed",
+        "reminder": "A reminder of your appointment",
+        "moved": "Your appointment has been moved",
+        "cancellation": "Your appointment has been cancelled",
+        "greeting": "Hello {name},",
+        "intro_confirmation": "your appointment is confirmed for {when}.",
+        "intro_reminder": "this is a reminder of your appointment on {when}.",
+        "intro_moved": "your appointment has been moved to {when}.",
+        "intro_cancellation": "your appointment on {when} has been cancelled.",
+        "video": "To join by video, open this link a few minutes before (nothing to install):\n{link}",
+        "phone": "We will call you on the number you gave us.",
+        "manage": "To cancel or move the appointment:\n{link}",
+        "again": "If you wish, you can book a new appointment:\n{link}",
+        "help": "To talk to us you can call {phone}.",
+        "emergency": "If you or someone else is in immediate danger, call {emergency}.",
+        "rome": "(Rome time)",
+    },
+}
+
+
+def when_text(at: datetime, lang: str = "it") -> str:
+    """E.g. "lunedì 7 dicembre, 10:30 (ora di Roma)": the local time of an instant, saying whose time it is."""
+    lang = lang if lang in TEXTS else "it"
+    local = format_datetime(at, "EEEE d MMMM, HH:mm", tzinfo=ROME, locale=lang)
+    return f"{local} {TEXTS[lang]['rome']}"
+
+
+def render(
+    kind: str, booking: Booking, settings: Settings, *, phone: str, lang: str, join_link: str = "", link: str = ""
+) -> tuple[str, str]:
+    """(subject, body) of one email. ``kind``: confirmation, reminder, moved or cancellation; ``link`` is the
+    manage link (or, for a cancellation, where to book again; may be empty)."""
+    t = TEXTS[lang if lang in TEXTS else "it"]
+    paragraphs = [
+        t["greeting"].format(name=booking.citizen_name).replace(" ,", ","),
+        t[f"intro_{kind}"].format(when=when_text(booking.starts_at, lang)),
+    ]
+    if kind != "cancellation":
+        paragraphs.append(t["phone"] if booking.mode == BookingMode.PHONE else t["video"].format(link=join_link))
+        if link:
+            paragraphs.append(t["manage"].format(link=link))
+    elif link:
+        paragraphs.append(t["again"].format(link=link))
+    paragraphs.append(t["help"].format(phone=phone) + "\n" + t["emergency"].format(emergency=settings.emergency_number))
+    paragraphs.append(settings.service_name)
+    return t[kind], "\n\n".join(paragraphs) + "\n"
+
+
+async def _phone(db: AsyncSession, settings: Settings, booking: Booking) -> str:
+    """The service's own phone when it has one, else the platform's."""
+    phone = await db.scalar(select(Service.phone).where(Service.id == booking.service_id))
+    return phone or settings.service_phone
+
+
+def _message(booking: Booking, kind: str, subject: str, body: str, send_after: datetime) -> OutboxMessage:
+    return OutboxMessage(
+        to_address=booking.citizen_email,
+        subject=subject,
+        body=body,
+        kind=kind,
+        booking_id=booking.id,
+        consultation_id=booking.consultation_id,
+        status=OutboxStatus.PENDING,
+        send_after=send_after,
+    )
+
+
+async def _add_reminders(
+    db: AsyncSession,
+    settings: Settings,
+    booking: Booking,
+    *,
+    phone: str,
+    lang: str,
+    join_link: str,
+    link: str,
+    now: datetime,
+) -> None:
+    """One reminder per ``settings.reminder_hours``, due that long before the start; past ones are skipped."""
+    subject, body = render("reminder", booking, settings, phone=phone, lang=lang, join_link=join_link, link=link)
+    for hours in sorted(set(settings.reminder_hours), reverse=True):
+        due = booking.starts_at - timedelta(hours=hours)
+        if due > now:
+            db.add(_message(booking, f"{REMINDER_PREFIX}{hours}h", subject, body, due))
+
+
+async def _drop_pending(db: AsyncSession, booking_id: str) -> None:
+    """Delete the booking's reminders not yet sent (a reminder being sent right now is dropped by the sender)."""
+    await db.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.booking_id == booking_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.kind.startswith(REMINDER_PREFIX),
+        )
+    )
+
+
+async def _next_sequence(db: AsyncSession, booking_id: str) -> int:
+    """The iCalendar SEQUENCE of the next change: one more than the changes already emailed."""
+    changes = await db.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.booking_id == booking_id, OutboxMessage.kind.in_(("moved", "cancellation")))
+    )
+    return int(changes or 0) + 1
+
+
+async def enqueue_booking_emails(
+    db: AsyncSession,
+    settings: Settings,
+    booking: Booking,
+    *,
+    join_link: str,
+    manage_link: str,
+    lang: str = "it",
+    now: datetime | None = None,
+) -> None:
+    """Add the confirmation (due now, with the ``.ics``) and the reminders of a new booking to ``db``.
+
+    ``booking`` must have its id (flush it first). Nothing is added when the citizen gave no email.
+    """
+    if not booking.citizen_email:
+        return
+    now = now or utcnow()
+    phone = await _phone(db, settings, booking)
+    subject, body = render(
+        "confirmation", booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link
+    )
+    message = _message(booking, "confirmation", subject, body, now)
+    message.ics = booking_ics(booking, join_link=join_link, lang=lang, organizer=settings.mail_from, now=now)
+    db.add(message)
+    await _add_reminders(db, settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
+
+
+async def enqueue_moved(
+    db: AsyncSession,
+    settings: Settings,
+    booking: Booking,
+    *,
+    join_link: str,
+    manage_link: str,
+    lang: str = "it",
+    now: datetime | None = None,
+) -> None:
+    """After ``booking`` got its new time: drop its pending reminders, email the new time (an ``.ics`` with a
+    higher SEQUENCE, so calendars update the same entry) and add new reminders."""
+    await _drop_pending(db, booking.id)
+    if not booking.citizen_email:
+        return
+    now = now or utcnow()
+    phone = await _phone(db, settings, booking)
+    sequence = await _next_sequence(db, booking.id)
+    subject, body = render("moved", booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link)
+    message = _message(booking, "moved", subject, body, now)
+    message.ics = booking_ics(
+        booking, join_link=join_link, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now
+    )
+    db.add(message)
+    await _add_reminders(db, settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
+
+
+async def enqueue_cancellation(
+    db: AsyncSession,
+    settings: Settings,
+    booking: Booking,
+    *,
+    book_again_link: str = "",
+    lang: str = "it",
+    now: datetime | None = None,
+) -> None:
+    """After ``booking`` was cancelled: drop its pending reminders and email the cancellation (an ``.ics`` with
+    METHOD:CANCEL, so calendars remove the entry)."""
+    await _drop_pending(db, booking.id)
+    if not booking.citizen_email:
+        return
+    now = now or utcnow()
+    phone = await _phone(db, settings, booking)
+    sequence = await _next_sequence(db, booking.id)
+    subject, body = render("cancellation", booking, settings, phone=phone, lang=lang, link=book_again_link)
+    message = _message(booking, "cancellation", subject, body, now)
+    message.ics = booking_ics(
+        booking, join_link="", lang=lang, sequence=sequence, cancel=True, organizer=settings.mail_from, now=now
+    )
+    db.add(message)
