@@ -1,0 +1,190 @@
+"""Loads what :func:`scheduling.slots.free_slots` needs from the database, and calls it.
+
+Everything is read in one short session with explicit queries (no relationship loads), limited to the local days
+the horizon can reach, so the cost does not grow with the history of bookings. Rules the database leaves implicit
+are made explicit here, once:
+
+- a service with no opening-hours rows is open Monday-Saturday 9:30-18:00 (the service's real hours);
+- closures are the Italian public holidays of the service's subdivision (``MI`` adds Sant'Ambrogio, 7 December)
+  plus the ``Closure`` rows of that service or of all services;
+- the eligible operators are the active staff with role operator whose discipline is one of the service's
+  (comma-separated, case-insensitive), or every operator when the service names none;
+- an operator with no weekly availability rows is available whenever the service is open (nobody has to enter
+  availability just to be bookable);
+- busy time is every active booking of the operator, in any service ([starts_at, blocked_until), so the buffer is
+  kept), and the daily cap counts those bookings per Europe/Rome day.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import TypeVar
+
+import holidays
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scheduling.slots import OperatorSchedule, Ranges, ServiceRules, Slot, free_slots, local_day, to_utc
+from server.errors import NotFound
+from server.models import Booking, BookingStatus, Role, Service, Staff
+from server.models.scheduling import Availability, AvailabilityOverride, Closure, OpeningHours, OverrideKind
+
+DEFAULT_OPENING: dict[int, Ranges] = {weekday: ((time(9, 30), time(18, 0)),) for weekday in range(6)}
+
+_Weekly = dict[int, list[tuple[time, time]]]
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+async def load_service(sessionmaker: async_sessionmaker[AsyncSession], slug_or_id: str) -> Service:
+    """The service with that slug (as in URLs) or id; :class:`NotFound` otherwise."""
+    async with sessionmaker.begin() as db:
+        service = await db.scalar(select(Service).where(or_(Service.slug == slug_or_id, Service.id == slug_or_id)))
+    if service is None:
+        raise NotFound(f"no service {slug_or_id!r}")
+    return service
+
+
+async def load_inputs(
+    sessionmaker: async_sessionmaker[AsyncSession], service: Service, now: datetime, *, operator_id: str | None = None
+) -> tuple[ServiceRules, list[OperatorSchedule]]:
+    """The service's rules and the schedules of its eligible operators (only ``operator_id``, if given: an
+    operator who is not eligible for the service then yields no schedule, hence no slots)."""
+    first = local_day(now)
+    last = first + timedelta(days=max(service.horizon_days, 0))
+    async with sessionmaker.begin() as db:
+        rules = await _load_rules(db, service, first, last)
+        operators = await _eligible_operators(db, service, operator_id)
+        ids = [op.id for op in operators]
+        weekly = await _weekly(db, ids)
+        absences, extra = await _overrides(db, ids, first, last)
+        bookings = await _bookings(db, ids, first, last)
+    busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    booked: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
+    for operator, starts_at, blocked_until in bookings:
+        busy[operator].append((starts_at, blocked_until))
+        booked[operator][local_day(starts_at)] += 1
+    schedules = [
+        OperatorSchedule(
+            operator_id=op.id,
+            weekly=weekly.get(op.id) or rules.opening,
+            absences=absences.get(op.id, {}),
+            extra=extra.get(op.id, {}),
+            daily_cap=op.daily_cap,
+            busy=busy.get(op.id, []),
+            booked_per_day=dict(booked.get(op.id, {})),
+        )
+        for op in operators
+    ]
+    return rules, schedules
+
+
+async def free_slots_for(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    now: datetime,
+    *,
+    operator_id: str | None = None,
+    first_day: date | None = None,
+    days: int | None = None,
+) -> list[Slot]:
+    """The service's free slots (for one operator, if given), as :func:`scheduling.slots.free_slots` computes them."""
+    rules, operators = await load_inputs(sessionmaker, service, now, operator_id=operator_id)
+    return free_slots(rules, operators, now, first_day=first_day, days=days)
+
+
+def public_holidays(subdivision: str, first: date, last: date) -> frozenset[date]:
+    """Italian public holidays between ``first`` and ``last`` (inclusive), with the subdivision's patron day."""
+    calendar = holidays.Italy(subdiv=subdivision or None, years=range(first.year, last.year + 1))
+    return frozenset(day for day in calendar if first <= day <= last)
+
+
+async def _load_rules(db: AsyncSession, service: Service, first: date, last: date) -> ServiceRules:
+    rows = await db.execute(
+        select(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)
+        .where(OpeningHours.service_id == service.id)
+        .order_by(OpeningHours.weekday, OpeningHours.opens)
+    )
+    opening: _Weekly = defaultdict(list)
+    for weekday, opens, closes in rows:
+        opening[weekday].append((opens, closes))
+    extra_closures = await db.scalars(
+        select(Closure.day).where(
+            or_(Closure.service_id == service.id, Closure.service_id.is_(None)), Closure.day.between(first, last)
+        )
+    )
+    return ServiceRules(
+        session_minutes=service.session_minutes,
+        buffer_minutes=service.buffer_minutes,
+        min_notice_minutes=service.min_notice_minutes,
+        horizon_days=service.horizon_days,
+        opening=dict(opening) if opening else DEFAULT_OPENING,
+        closures=public_holidays(service.holiday_subdivision, first, last) | frozenset(extra_closures),
+    )
+
+
+def _disciplines(service: Service) -> set[str]:
+    return {d.strip().casefold() for d in service.disciplines.split(",") if d.strip()}
+
+
+async def _eligible_operators(db: AsyncSession, service: Service, operator_id: str | None) -> list[Staff]:
+    query = select(Staff).where(Staff.active.is_(True), Staff.role == Role.OPERATOR).order_by(Staff.id)
+    if operator_id is not None:
+        query = query.where(Staff.id == operator_id)
+    wanted = _disciplines(service)
+    return [op for op in await db.scalars(query) if not wanted or op.discipline.strip().casefold() in wanted]
+
+
+async def _weekly(db: AsyncSession, ids: Sequence[str]) -> dict[str, _Weekly]:
+    rows = await db.execute(
+        select(Availability.staff_id, Availability.weekday, Availability.starts, Availability.ends).where(
+            Availability.staff_id.in_(ids)
+        )
+    )
+    weekly: dict[str, _Weekly] = defaultdict(lambda: defaultdict(list))
+    for staff_id, weekday, starts, ends in rows:
+        weekly[staff_id][weekday].append((starts, ends))
+    return {staff_id: dict(days) for staff_id, days in weekly.items()}
+
+
+async def _overrides(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date
+) -> tuple[dict[str, dict[date, list[tuple[time, time] | None]]], dict[str, dict[date, list[tuple[time, time]]]]]:
+    """Absences (``None``: the whole day, also when only one end is set) and extra ranges, per operator and day."""
+    rows = await db.scalars(
+        select(AvailabilityOverride).where(
+            AvailabilityOverride.staff_id.in_(ids), AvailabilityOverride.day.between(first, last)
+        )
+    )
+    absences: dict[str, dict[date, list[tuple[time, time] | None]]] = defaultdict(lambda: defaultdict(list))
+    extra: dict[str, dict[date, list[tuple[time, time]]]] = defaultdict(lambda: defaultdict(list))
+    for row in rows:
+        span = (row.starts, row.ends) if row.starts is not None and row.ends is not None else None
+        if row.kind is OverrideKind.ABSENCE:
+            absences[row.staff_id][row.day].append(span)
+        elif span is not None:
+            extra[row.staff_id][row.day].append(span)
+    return _plain(absences), _plain(extra)
+
+
+def _plain(nested: dict[str, dict[_K, _V]]) -> dict[str, dict[_K, _V]]:
+    return {key: dict(inner) for key, inner in nested.items()}
+
+
+async def _bookings(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date
+) -> list[tuple[str, datetime, datetime]]:
+    """Active bookings of these operators (any service) that touch the local days ``first`` .. ``last``."""
+    since = to_utc(first, time(0)) - timedelta(days=1)
+    until = to_utc(last, time(0)) + timedelta(days=2)
+    rows = await db.execute(
+        select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
+            Booking.operator_id.in_(ids),
+            Booking.status == BookingStatus.ACTIVE,
+            Booking.blocked_until > since,
+            Booking.starts_at < until,
+        )
+    )
+    return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in rows]
