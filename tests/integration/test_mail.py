@@ -1,0 +1,233 @@
+"""Email through a real local SMTP server (aiosmtpd): the confirmation with its .ics, retries, the outbox fallback.
+
+The helpers here (an SMTP sink, a migrated database, a booking) are shared with ``test_jobs.py``.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import icalendar
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scheduling.jobs import backoff, run_once
+from scheduling.mail import KeepingMailer, SmtpMailer, mailer_for
+from scheduling.notify import enqueue_booking_emails
+from server.consultations import WindowState, create_consultation, exchange_token
+from server.db import create_engine, make_sessionmaker, migrate
+from server.models import (
+    Booking,
+    BookingChannel,
+    BookingMode,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    Service,
+    Staff,
+)
+from server.settings import Settings
+from tests.conftest import free_port
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+
+
+class SmtpSink:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
+        parsed = email.message_from_bytes(content, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
+@contextmanager
+def smtp_server(port: int | None = None) -> Iterator[tuple[int, SmtpSink]]:
+    """A real SMTP server on 127.0.0.1 (its own thread), yielding its port and the messages it received."""
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port or free_port())
+    controller.start()
+    try:
+        yield controller.port, sink
+    finally:
+        controller.stop()
+
+
+@asynccontextmanager
+async def open_db(database_url: str, data_dir: Path) -> AsyncIterator[Sessionmaker]:
+    """A sessionmaker on a migrated database (call it twice for two "processes" on one database)."""
+    engine = create_engine(Settings(database_url=database_url, data_dir=data_dir))
+    await migrate(engine)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def seed_booking(
+    sm: Sessionmaker,
+    starts_at: datetime,
+    *,
+    email_address: str = "maria@example.org",
+    consultation_id: str | None = None,
+) -> Booking:
+    """A service, an operator and one active video booking starting at ``starts_at``."""
+    async with sm.begin() as db:
+        if await db.get(Service, "s") is None:
+            db.add(Service(id="s", slug="s", name="S", phone="02 1111"))
+        if await db.get(Staff, "op") is None:
+            db.add(Staff(id="op", email="op@x.org", name="Op", role=Role.OPERATOR, password_hash="x"))
+        await db.flush()
+        booking = Booking(
+            service_id="s",
+            operator_id="op",
+            consultation_id=consultation_id,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=45),
+            blocked_until=starts_at + timedelta(minutes=60),
+            mode=BookingMode.VIDEO,
+            channel=BookingChannel.ONLINE,
+            citizen_name="Maria",
+            citizen_email=email_address,
+            booked_by="citizen",
+            manage_token_hash=f"m{starts_at.timestamp()}",
+        )
+        db.add(booking)
+    return booking
+
+
+async def enqueue(sm: Sessionmaker, settings: Settings, booking: Booking, now: datetime, **kw: Any) -> None:
+    async with sm.begin() as db:
+        await enqueue_booking_emails(
+            db, settings, booking, join_link="http://t/join/abc", manage_link="http://t/booking/xyz", now=now, **kw
+        )
+
+
+async def outbox(sm: Sessionmaker) -> list[OutboxMessage]:
+    async with sm() as db:
+        return list(await db.scalars(select(OutboxMessage).order_by(OutboxMessage.send_after)))
+
+
+async def test_confirmation_arrives_with_the_ics_and_a_join_link_that_works(database_url: str, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    async with open_db(database_url, tmp_path) as sm:
+        async with sm.begin() as db:
+            operator = Staff(id="op", email="op@x.org", name="Op", role=Role.OPERATOR, password_hash="x")
+            db.add(operator)
+        with smtp_server() as (port, sink):
+            settings = Settings(smtp_host="127.0.0.1", smtp_port=port, mail_from="noreply@ascolto.test")
+            new = await create_consultation(sm, settings, operator=operator, citizen_name="Maria", starts_at=now)
+            booking = await seed_booking(sm, now + timedelta(minutes=5), consultation_id=new.consultation.id)
+            join_link = f"http://127.0.0.1:8080/join/{new.token}"
+            async with sm.begin() as db:
+                await enqueue_booking_emails(db, settings, booking, join_link=join_link, manage_link="http://t/b/x")
+            assert await run_once(sm, settings, SmtpMailer(settings)) == 1
+            assert len(sink.messages) == 1
+        message = sink.messages[0]
+        assert message["To"] == "maria@example.org"
+        assert message["Subject"] == "Il suo appuntamento è confermato"
+        body = message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        assert join_link in text and "http://t/b/x" in text
+        assert "02 1111" in text and "112" in text and "(ora di Roma)" in text
+        attachments = list(message.iter_attachments())
+        assert [a.get_content_type() for a in attachments] == ["text/calendar"]
+        assert attachments[0].get_param("method") == "PUBLISH"
+        ics = attachments[0].get_content()
+        assert isinstance(ics, str)
+        calendar = icalendar.Calendar.from_ical(ics)
+        event = calendar.walk("VEVENT")[0]
+        assert str(event["url"]) == join_link
+        assert event.decoded("dtstart") == booking.starts_at.replace(microsecond=0)
+        assert str(event["summary"]) == "Appuntamento"
+        # The link in the email is the consultation's: its token opens the waiting room.
+        token = text.split(join_link.rsplit("/", 1)[0] + "/", 1)[1].split()[0]
+        exchange = await exchange_token(sm, settings, token)
+        assert exchange.state == WindowState.OPEN
+        rows = await outbox(sm)
+        assert rows[0].status == OutboxStatus.SENT and rows[0].attempts == 1
+
+
+async def test_without_smtp_messages_are_kept_in_the_outbox(database_url: str, tmp_path: Path) -> None:
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    settings = Settings()
+    assert isinstance(mailer_for(settings), KeepingMailer)
+    async with open_db(database_url, tmp_path) as sm:
+        booking = await seed_booking(sm, now + timedelta(hours=2))
+        await enqueue(sm, settings, booking, now)
+        assert await run_once(sm, settings, mailer_for(settings), now) == 1
+        rows = await outbox(sm)
+        # The confirmation is kept for staff to read; the 1 h reminder waits for its time; the 24 h one was past.
+        assert [(r.kind, r.status) for r in rows] == [
+            ("confirmation", OutboxStatus.KEPT),
+            ("reminder_1h", OutboxStatus.PENDING),
+        ]
+        assert rows[1].send_after == booking.starts_at - timedelta(hours=1)
+
+
+async def test_smtp_down_is_retried_later_and_nothing_is_lost(database_url: str, tmp_path: Path) -> None:
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    port = free_port()  # nothing listens there yet
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=port)
+    mailer = SmtpMailer(settings)
+    async with open_db(database_url, tmp_path) as sm:
+        booking = await seed_booking(sm, now + timedelta(days=3))
+        await enqueue(sm, settings, booking, now)
+        assert await run_once(sm, settings, mailer, now) == 0
+        [confirmation] = [r for r in await outbox(sm) if r.kind == "confirmation"]
+        assert confirmation.status == OutboxStatus.PENDING
+        assert confirmation.attempts == 1 and confirmation.last_error
+        assert confirmation.send_after == now + backoff(1)
+        assert confirmation.claimed_until is None
+        # Not due again before the backoff ends.
+        assert await run_once(sm, settings, mailer, now + timedelta(seconds=30)) == 0
+        with smtp_server(port) as (_, sink):
+            assert await run_once(sm, settings, mailer, now + backoff(1)) == 1
+        assert len(sink.messages) == 1
+        [confirmation] = [r for r in await outbox(sm) if r.kind == "confirmation"]
+        assert confirmation.status == OutboxStatus.SENT and confirmation.attempts == 2
+
+
+async def test_gives_up_after_the_last_attempt(database_url: str, tmp_path: Path) -> None:
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    settings = Settings(smtp_host="127.0.0.1", smtp_port=free_port(), mail_max_attempts=3, reminder_hours=())
+    async with open_db(database_url, tmp_path) as sm:
+        booking = await seed_booking(sm, now + timedelta(days=3))
+        await enqueue(sm, settings, booking, now)
+        at = now
+        for _ in range(3):
+            await run_once(sm, settings, SmtpMailer(settings), at)
+            at += timedelta(hours=3)
+        [row] = await outbox(sm)
+        assert row.status == OutboxStatus.FAILED and row.attempts == 3
+        assert await run_once(sm, settings, SmtpMailer(settings), at + timedelta(days=1)) == 0
+
+
+async def test_english_and_no_email_for_a_phone_only_booking(database_url: str, tmp_path: Path) -> None:
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    settings = Settings()
+    async with open_db(database_url, tmp_path) as sm:
+        booking = await seed_booking(sm, datetime(2026, 12, 7, 9, 30, tzinfo=UTC))
+        await enqueue(sm, settings, booking, now, lang="en")
+        phone_only = await seed_booking(sm, now + timedelta(days=2), email_address="")
+        await enqueue(sm, settings, phone_only, now)
+        rows = await outbox(sm)
+        assert {r.booking_id for r in rows} == {booking.id}
+        confirmation = next(r for r in rows if r.kind == "confirmation")
+        assert confirmation.subject == "Your appointment is confirmed"
+        assert "Monday 7 December, 10:30 (Rome time)" in confirmation.body
