@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 
 import holidays
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.slots import OperatorSchedule, Ranges, ServiceRules, Slot, free_slots, local_day, to_utc
@@ -48,10 +48,18 @@ async def load_service(sessionmaker: async_sessionmaker[AsyncSession], slug_or_i
 
 
 async def load_inputs(
-    sessionmaker: async_sessionmaker[AsyncSession], service: Service, now: datetime, *, operator_id: str | None = None
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    now: datetime,
+    *,
+    operator_id: str | None = None,
+    ignore_booking_id: str | None = None,
 ) -> tuple[ServiceRules, list[OperatorSchedule]]:
     """The service's rules and the schedules of its eligible operators (only ``operator_id``, if given: an
-    operator who is not eligible for the service then yields no schedule, hence no slots)."""
+    operator who is not eligible for the service then yields no schedule, hence no slots).
+
+    ``ignore_booking_id`` leaves one booking out of busy time and caps: the one being moved, which must neither
+    block its own new time nor count twice towards the cap of a day it stays on."""
     first = local_day(now)
     last = first + timedelta(days=max(service.horizon_days, 0))
     async with sessionmaker.begin() as db:
@@ -60,7 +68,7 @@ async def load_inputs(
         ids = [op.id for op in operators]
         weekly = await _weekly(db, ids)
         absences, extra = await _overrides(db, ids, first, last)
-        bookings = await _bookings(db, ids, first, last)
+        bookings = await _bookings(db, ids, first, last, ignore_booking_id)
     busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     booked: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for operator, starts_at, blocked_until in bookings:
@@ -89,9 +97,13 @@ async def free_slots_for(
     operator_id: str | None = None,
     first_day: date | None = None,
     days: int | None = None,
+    ignore_booking_id: str | None = None,
 ) -> list[Slot]:
-    """The service's free slots (for one operator, if given), as :func:`scheduling.slots.free_slots` computes them."""
-    rules, operators = await load_inputs(sessionmaker, service, now, operator_id=operator_id)
+    """The service's free slots (for one operator, if given), as :func:`scheduling.slots.free_slots` computes them;
+    ``ignore_booking_id`` as in :func:`load_inputs` (for moving a booking)."""
+    rules, operators = await load_inputs(
+        sessionmaker, service, now, operator_id=operator_id, ignore_booking_id=ignore_booking_id
+    )
     return free_slots(rules, operators, now, first_day=first_day, days=days)
 
 
@@ -174,7 +186,7 @@ def _plain(nested: dict[str, dict[_K, _V]]) -> dict[str, dict[_K, _V]]:
 
 
 async def _bookings(
-    db: AsyncSession, ids: Sequence[str], first: date, last: date
+    db: AsyncSession, ids: Sequence[str], first: date, last: date, ignore: str | None
 ) -> list[tuple[str, datetime, datetime]]:
     """Active bookings of these operators (any service) that touch the local days ``first`` .. ``last``."""
     since = to_utc(first, time(0)) - timedelta(days=1)
@@ -185,6 +197,7 @@ async def _bookings(
             Booking.status == BookingStatus.ACTIVE,
             Booking.blocked_until > since,
             Booking.starts_at < until,
+            Booking.id != ignore if ignore is not None else true(),
         )
     )
     return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in rows]

@@ -7,7 +7,9 @@ from pathlib import Path
 from aiohttp import web
 
 from web import static_files
+from web.api import setup_api
 from web.views import citizen, health, staff
+from web.views.schedule_routes import add_routes as add_schedule_routes
 
 
 def setup_routes(app: web.Application, static_dir: Path) -> None:
@@ -26,4 +28,7 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     router.add_get("/console/consultations/{id}", staff.room, name="consultation")
     router.add_post("/console/consultations/{id}/email", staff.email_link, name="consultation_email")
     router.add_post("/console/consultations/{id}/link", staff.new_link, name="consultation_link")
+    # Scheduling: coordinator settings, availability, outbox, agenda, switchboard, public booking
+    add_schedule_routes(router)
+    setup_api(app)  # the JSON API under /api/v1
     static_files.setup(app, static_dir)

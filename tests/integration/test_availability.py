@@ -175,3 +175,16 @@ async def test_bookings_block_time_in_every_service_and_count_for_the_cap(client
     mine = await free_slots_for(maker, service, NOW, operator_id=busy.id, first_day=TUESDAY, days=1)
     assert mine == []
     assert rules.session_minutes == 45 and rules.buffer_minutes == 15
+
+
+async def test_a_booking_being_moved_neither_blocks_nor_counts(client: Client) -> None:
+    maker = sm(client)
+    service = await add_service(maker)
+    operator = await add_operator(client, daily_cap=1)
+    ten_thirty = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    moving = booking(service, operator, ten_thirty)
+    async with maker.begin() as db:
+        db.add(moving)
+    assert await free_slots_for(maker, service, NOW, first_day=TUESDAY, days=1) == []  # the cap is reached
+    slots = await free_slots_for(maker, service, NOW, first_day=TUESDAY, days=1, ignore_booking_id=moving.id)
+    assert len(local_times(slots, TUESDAY)) == 8

@@ -1,0 +1,196 @@
+"""The coordinator's pages: services with their booking rules, weekly opening hours and closures; the outbox."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from server.errors import NotFound
+from server.keys import sessionmaker_key
+from server.models import BookingMode, Role
+from web.guard import checked_form
+from web.render import see_other
+from web.views import settings_store as store
+from web.views.schedule_common import (
+    WEEKDAYS,
+    FormErrors,
+    actor,
+    format_ranges,
+    page,
+    parse_date,
+    parse_int,
+    parse_ranges,
+    require_role,
+)
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,58}$")
+SUBDIVISION = re.compile(r"^[A-Z]{0,3}$")
+NUMBERS = {
+    "session_minutes": (5, 240),
+    "buffer_minutes": (0, 120),
+    "min_notice_minutes": (0, 10080),
+    "horizon_days": (1, 365),
+}
+
+
+def _url(request: web.Request, name: str, **parts: str) -> str:
+    return str(request.app.router[name].url_for(**parts))
+
+
+async def services(request: web.Request) -> web.StreamResponse:
+    await require_role(request, Role.COORDINATOR)
+    items = await store.list_services(request.app[sessionmaker_key])
+    return page("schedule_services.html", request, {"services": items, "errors": {}, "values": {}})
+
+
+async def service_create(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.COORDINATOR)
+    form = await checked_form(request, session)
+    sessionmaker = request.app[sessionmaker_key]
+    values = {"slug": str(form.get("slug", "")).strip().lower(), "name": str(form.get("name", "")).strip()}
+    errors: dict[str, str] = {}
+    if not values["name"]:
+        errors["name"] = "required"
+    elif len(values["name"]) > 200:
+        errors["name"] = "too_long"
+    if not SLUG.match(values["slug"]):
+        errors["slug"] = "bad_slug"
+    elif await store.slug_taken(sessionmaker, values["slug"]):
+        errors["slug"] = "slug_taken"
+    if errors:
+        items = await store.list_services(sessionmaker)
+        context = {"services": items, "errors": errors, "values": values}
+        return page("schedule_services.html", request, context, status=400)
+    service = await store.create_service(sessionmaker, slug=values["slug"], name=values["name"], actor=actor(session))
+    return see_other(_url(request, "schedule_service", id=service.id))
+
+
+def _rule_values(settings: store.ServiceSettings) -> dict[str, Any]:
+    service = settings.service
+    values: dict[str, Any] = {field: getattr(service, field) for field in store.RULE_FIELDS}
+    values["modes"] = service.modes.split(",") if service.modes else []
+    for weekday in WEEKDAYS:
+        values[f"day{weekday}"] = format_ranges(settings.hours[weekday])
+    return values
+
+
+async def _service_page(
+    request: web.Request,
+    service_id: str,
+    *,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, Any] | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> web.Response:
+    settings = await store.service_settings(request.app[sessionmaker_key], service_id)
+    context = {
+        "service": settings.service,
+        "closures": settings.closures,
+        "values": {**_rule_values(settings), **(typed or {})},
+        "errors": errors or {},
+        "notice": notice or request.query.get("saved", ""),
+        "modes": [mode.value for mode in BookingMode],
+        "weekdays": list(WEEKDAYS),
+    }
+    return page("schedule_service.html", request, context, status=status)
+
+
+async def service(request: web.Request) -> web.StreamResponse:
+    await require_role(request, Role.COORDINATOR)
+    return await _service_page(request, request.match_info["id"])
+
+
+def parse_rules(form: MultiDictProxy[Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """(what to store, what was typed, errors)."""
+    errors = FormErrors({})
+    typed: dict[str, Any] = {field: str(form.get(field, "")).strip() for field in store.RULE_FIELDS}
+    rules: dict[str, Any] = {}
+    for field, (low, high) in NUMBERS.items():
+        rules[field] = errors.check(field, parse_int, typed[field], low, high)
+    modes = [mode for mode in form.getall("modes", []) if mode in {m.value for m in BookingMode}]
+    typed["modes"] = modes
+    if not modes:
+        errors.fields["modes"] = "pick_one"
+    rules["modes"] = ",".join(modes)
+    disciplines = [part.strip() for part in typed["disciplines"].split(",") if part.strip()]
+    rules["disciplines"] = ",".join(disciplines)
+    if len(rules["disciplines"]) > 300:
+        errors.fields["disciplines"] = "too_long"
+    typed["holiday_subdivision"] = rules["holiday_subdivision"] = typed["holiday_subdivision"].upper()
+    if not SUBDIVISION.match(rules["holiday_subdivision"]):
+        errors.fields["holiday_subdivision"] = "bad_subdivision"
+    typed["bookable_online"] = rules["bookable_online"] = form.get("bookable_online") == "on"
+    return rules, typed, errors.fields
+
+
+async def service_rules(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.COORDINATOR)
+    form = await checked_form(request, session)
+    service_id = request.match_info["id"]
+    rules, typed, errors = parse_rules(form)
+    if errors:
+        return await _service_page(request, service_id, errors=errors, typed=typed, status=400)
+    await store.save_rules(request.app[sessionmaker_key], service_id, rules, actor(session))
+    return see_other(_url(request, "schedule_service", id=service_id) + "?saved=rules")
+
+
+def parse_week(form: MultiDictProxy[Any]) -> tuple[dict[int, store.Ranges], dict[str, str], dict[str, str]]:
+    """Seven fields ``day0``..``day6`` of ranges -> (ranges by weekday, what was typed, errors)."""
+    errors = FormErrors({})
+    typed = {f"day{d}": str(form.get(f"day{d}", "")).strip() for d in WEEKDAYS}
+    week = {d: errors.check(f"day{d}", parse_ranges, typed[f"day{d}"]) or [] for d in WEEKDAYS}
+    return week, typed, errors.fields
+
+
+async def service_hours(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.COORDINATOR)
+    form = await checked_form(request, session)
+    service_id = request.match_info["id"]
+    week, typed, errors = parse_week(form)
+    if errors:
+        return await _service_page(request, service_id, errors=errors, typed=typed, status=400)
+    await store.save_hours(request.app[sessionmaker_key], service_id, week, actor(session))
+    return see_other(_url(request, "schedule_service", id=service_id) + "?saved=hours")
+
+
+async def closure_add(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.COORDINATOR)
+    form = await checked_form(request, session)
+    service_id = request.match_info["id"]
+    errors = FormErrors({})
+    day = errors.check("closure_day", parse_date, form.get("closure_day"))
+    reason = str(form.get("closure_reason", "")).strip()
+    if len(reason) > 200:
+        errors.fields["closure_reason"] = "too_long"
+    if errors.fields or day is None:
+        typed = {"closure_day": str(form.get("closure_day", "")), "closure_reason": reason}
+        return await _service_page(request, service_id, errors=errors.fields, typed=typed, status=400)
+    await store.add_closure(request.app[sessionmaker_key], service_id, day, reason, actor(session))
+    return see_other(_url(request, "schedule_service", id=service_id) + "?saved=closures#closures")
+
+
+async def closure_remove(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.COORDINATOR)
+    await checked_form(request, session)
+    service_id = request.match_info["id"]
+    closure_id = request.match_info["closure"]
+    if not closure_id.isdigit():
+        raise NotFound("no such closure")
+    await store.remove_closure(request.app[sessionmaker_key], service_id, int(closure_id), actor(session))
+    return see_other(_url(request, "schedule_service", id=service_id) + "?saved=closures#closures")
+
+
+async def outbox(request: web.Request) -> web.StreamResponse:
+    await require_role(request, Role.COORDINATOR)
+    messages = await store.outbox_messages(request.app[sessionmaker_key])
+    return page("outbox.html", request, {"messages": messages, "message": None})
+
+
+async def outbox_message(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.COORDINATOR)
+    message = await store.read_message(request.app[sessionmaker_key], request.match_info["id"], actor(session))
+    return page("outbox.html", request, {"messages": [], "message": message})
