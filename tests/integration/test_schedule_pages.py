@@ -67,7 +67,7 @@ async def test_coordinator_pages_refuse_other_roles(client: Client, path: str) -
 
 
 async def test_pages_need_a_login(client: Client) -> None:
-    for path in ("/console/services", "/console/agenda", "/console/switchboard", "/console/availability"):
+    for path in ("/console/services", "/console/outbox", "/console/availability"):
         response = await client.get(path, allow_redirects=False)
         assert response.status == 303 and response.headers["Location"].startswith("/login")
 

@@ -1,0 +1,429 @@
+"""Booking: book, cancel and move sessions, with the database's no-overlap constraint as the arbiter.
+
+A booking is checked against the free slots that :mod:`scheduling.availability` computes (the same grid the pages
+show), then written with its consultation in one transaction. Two people may still race for one slot: the
+database refuses the second insert (a PostgreSQL exclusion constraint, SQLite triggers, see migration ``0002``);
+the loser tries the slot's next free operator, if the slot has one and none was chosen, and otherwise gets
+:class:`SlotTaken` with the nearest free slots. Nothing is ever checked-then-inserted without that arbiter.
+
+The citizen's join token and the manage token (cancel or reschedule) are returned once: only their SHA-256
+digests are stored.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scheduling import notify
+from scheduling.availability import free_slots_for, load_service
+from scheduling.slots import Slot, find_nearest, local_day
+from server.audit import record
+from server.crypto import digest, join_digest, new_join_token, new_secret
+from server.errors import Conflict, Forbidden, InvalidInput, NotFound
+from server.models import (
+    Booking,
+    BookingChannel,
+    BookingMode,
+    BookingStatus,
+    Consultation,
+    ConsultationStatus,
+    Role,
+    Service,
+    Staff,
+    new_id,
+)
+from server.settings import Settings
+
+MAX_NAME = 200
+MAX_ATTEMPTS = 4  # operators tried for one slot before giving up (each attempt is one transaction)
+ALTERNATIVES = 3  # nearest free slots offered when a slot was just taken
+EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+PHONE = re.compile(r"^\+?[0-9 ./()-]{6,40}$")
+STAFF_BOOKERS = frozenset({Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR})
+STAFF_MANAGERS = frozenset({Role.SWITCHBOARD, Role.COORDINATOR})  # may change any booking; operators their own
+# PostgreSQL: serialization failure and deadlock. A racing transaction may end with these instead of a conflict.
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+class SlotTaken(Conflict):
+    """The slot was free a moment ago and is not now. ``alternatives``: the nearest free slots."""
+
+    code = "slot_taken"
+
+    def __init__(self, alternatives: Sequence[Slot], message: str = "this time was just taken") -> None:
+        super().__init__(message)
+        self.alternatives = list(alternatives)
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """What a citizen (``staff`` None) or a staff member on a caller's behalf asks for."""
+
+    service: str  # slug or id
+    starts_at: datetime  # timezone-aware
+    mode: str  # a BookingMode value
+    citizen_name: str
+    citizen_email: str = ""
+    citizen_phone: str = ""
+    privacy_accepted: bool = False  # the citizen ticked the privacy notice (online)
+    verbal_consent: bool = False  # the caller consented on the phone (staff)
+    operator_id: str | None = None  # staff only: the chosen operator
+    staff: Staff | None = None
+    lang: str = "it"
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking: Booking
+    join_token: str  # shown once
+    manage_token: str  # shown once
+    service: Service
+
+
+@dataclass(frozen=True)
+class ByToken:
+    """The citizen, holding the manage link's token."""
+
+    token: str
+
+
+@dataclass(frozen=True)
+class ByStaff:
+    staff: Staff
+    booking_id: str
+
+
+BookingRef = ByToken | ByStaff
+
+
+class Links(Protocol):
+    """Absolute links for the emails (built by the web layer, which knows the URL map)."""
+
+    def join(self, token: str) -> str: ...
+    def manage(self, token: str) -> str: ...
+    def book_again(self) -> str: ...
+
+
+# Called inside the booking's transaction once its rows are added (e.g. to store an idempotent answer with it).
+InTransaction = Callable[[AsyncSession, Booked], Awaitable[None]]
+
+
+# --- validation ------------------------------------------------------------------------------------------------
+
+
+def validate_person(request: BookingRequest) -> None:
+    fields: dict[str, str] = {}
+    name, email, phone = request.citizen_name.strip(), request.citizen_email.strip(), request.citizen_phone.strip()
+    if not name:
+        fields["citizen_name"] = "required"
+    elif len(name) > MAX_NAME:
+        fields["citizen_name"] = "too_long"
+    if email and (len(email) > 254 or not EMAIL.match(email)):
+        fields["citizen_email"] = "invalid_email"
+    if phone and (sum(c.isdigit() for c in phone) < 6 or not PHONE.match(phone)):
+        fields["citizen_phone"] = "invalid_phone"
+    if not email and not phone:
+        fields["citizen_email"] = "email_or_phone_required"
+    if request.staff is None and not request.privacy_accepted:
+        fields["privacy_accepted"] = "required"
+    if request.staff is not None and not request.verbal_consent:
+        fields["verbal_consent"] = "required"
+    if request.staff is None and request.operator_id:
+        fields["operator_id"] = "staff_only"
+    if request.staff is not None and request.staff.role not in STAFF_BOOKERS:
+        raise Forbidden("this role cannot book sessions")
+    if fields:
+        raise InvalidInput("the booking is not valid", fields)
+
+
+def _check_service(service: Service, request: BookingRequest) -> BookingMode:
+    if request.staff is None and not service.bookable_online:
+        raise NotFound("this service cannot be booked online")
+    offered = {m.strip() for m in service.modes.split(",")}
+    if request.mode not in offered or request.mode not in {m.value for m in BookingMode}:
+        raise InvalidInput("this service does not offer that mode", {"mode": "not_offered"})
+    return BookingMode(request.mode)
+
+
+def _check_time(service: Service, start: datetime, now: datetime) -> None:
+    if start.tzinfo is None:
+        raise InvalidInput("the time needs a time zone", {"starts_at": "naive"})
+    if start <= now:
+        raise InvalidInput("this time has passed", {"starts_at": "in_the_past"})
+    if start < now + timedelta(minutes=service.min_notice_minutes):
+        raise InvalidInput("this time is too soon to book", {"starts_at": "too_soon"})
+    if local_day(start) >= local_day(now) + timedelta(days=service.horizon_days):
+        raise InvalidInput("booking for this day is not open yet", {"starts_at": "too_far"})
+
+
+async def alternatives(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    wanted: datetime,
+    now: datetime,
+    operator_id: str | None = None,
+) -> list[Slot]:
+    slots = await free_slots_for(sessionmaker, service, now, operator_id=operator_id)
+    return find_nearest(slots, wanted, ALTERNATIVES)
+
+
+async def _taken(sessionmaker: async_sessionmaker[AsyncSession], service: Service, start: datetime) -> bool:
+    """Whether an active booking of the service covers ``start``: the slot existed and someone took it."""
+    async with sessionmaker() as db:
+        found = await db.scalar(
+            select(Booking.id)
+            .where(
+                Booking.service_id == service.id,
+                Booking.status == BookingStatus.ACTIVE,
+                Booking.starts_at <= start,
+                Booking.blocked_until > start,
+            )
+            .limit(1)
+        )
+    return found is not None
+
+
+async def free_slot(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    start: datetime,
+    now: datetime,
+    operator_id: str | None = None,
+) -> Slot:
+    """The free slot starting at ``start`` (for ``operator_id`` if given); SlotTaken or InvalidInput otherwise."""
+    _check_time(service, start, now)
+    day = local_day(start)
+    slots = await free_slots_for(sessionmaker, service, now, operator_id=operator_id, first_day=day, days=1)
+    for slot in slots:
+        if slot.starts_at == start:
+            return slot
+    if await _taken(sessionmaker, service, start):
+        raise SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id))
+    raise InvalidInput("no session can be booked at this time", {"starts_at": "unavailable"})
+
+
+# --- book ------------------------------------------------------------------------------------------------------
+
+
+def _actor(staff: Staff | None) -> str:
+    return f"staff:{staff.id}" if staff is not None else "citizen"
+
+
+def _channel(staff: Staff | None) -> BookingChannel:
+    if staff is None:
+        return BookingChannel.ONLINE
+    return BookingChannel.FOLLOW_UP if staff.role == Role.OPERATOR else BookingChannel.SWITCHBOARD
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    """A refused write that means "someone else got there first": the constraint, or a PostgreSQL abort."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(exc, IntegrityError) or code in RETRYABLE_SQLSTATES
+
+
+def _rows(
+    service: Service, request: BookingRequest, mode: BookingMode, operator_id: str, now: datetime
+) -> tuple[Booked, Consultation]:
+    join_token, manage_token = new_join_token(), new_secret()
+    start = request.starts_at
+    end = start + timedelta(minutes=service.session_minutes)
+    name, email, phone = request.citizen_name.strip(), request.citizen_email.strip(), request.citizen_phone.strip()
+    consultation = Consultation(
+        id=new_id(), operator_id=operator_id, service_id=service.id, citizen_name=name, citizen_email=email,
+        citizen_phone=phone, starts_at=start, ends_at=end, token_hash=join_digest(join_token),
+    )  # fmt: skip
+    staff = request.staff
+    booking = Booking(
+        id=new_id(), service_id=service.id, operator_id=operator_id, consultation_id=consultation.id,
+        starts_at=start, ends_at=end, blocked_until=end + timedelta(minutes=service.buffer_minutes), mode=mode,
+        status=BookingStatus.ACTIVE, channel=_channel(staff), citizen_name=name, citizen_email=email,
+        citizen_phone=phone, booked_by=_actor(staff), manage_token_hash=digest(manage_token), created_at=now,
+        privacy_accepted_at=now if staff is None else None,
+        verbal_consent_by=_actor(staff) if staff is not None else None,
+        verbal_consent_at=now if staff is not None else None,
+    )  # fmt: skip
+    return Booked(booking, join_token, manage_token, service), consultation
+
+
+async def book(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    request: BookingRequest,
+    now: datetime,
+    *,
+    links: Links | None = None,
+    within: InTransaction | None = None,
+) -> Booked:
+    """Book a session: validate, pick the operator (the chosen one, else the least loaded free one), insert the
+    booking and its consultation in one transaction, queue the emails (when ``links`` are given).
+
+    Raises InvalidInput (400), NotFound (404), Forbidden (403) or SlotTaken (409)."""
+    validate_person(request)
+    service = await load_service(sessionmaker, request.service)
+    mode = _check_service(service, request)
+    slot = await free_slot(sessionmaker, service, request.starts_at, now, request.operator_id)
+    for operator_id in slot.operator_ids[:MAX_ATTEMPTS]:
+        booked, consultation = _rows(service, request, mode, operator_id, now)
+        try:
+            async with sessionmaker.begin() as db:
+                db.add_all([consultation, booked.booking])
+                await db.flush()
+                record(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
+                if links is not None:
+                    await notify.enqueue_booking_emails(
+                        db, settings, booked.booking, join_link=links.join(booked.join_token),
+                        manage_link=links.manage(booked.manage_token), lang=request.lang, now=now,
+                    )  # fmt: skip
+                if within is not None:
+                    await within(db, booked)
+            return booked
+        except DBAPIError as exc:
+            if not _lost_race(exc):
+                raise
+    raise SlotTaken(await alternatives(sessionmaker, service, request.starts_at, now, request.operator_id))
+
+
+# --- cancel and move -------------------------------------------------------------------------------------------
+
+
+async def _locate(db: AsyncSession, ref: BookingRef) -> Booking:
+    if isinstance(ref, ByToken):
+        booking = await db.scalar(select(Booking).where(Booking.manage_token_hash == digest(ref.token)))
+        if booking is None:
+            raise NotFound("no such booking")
+        return booking
+    booking = await db.get(Booking, ref.booking_id)
+    if booking is None:
+        raise NotFound("no such booking")
+    if ref.staff.role not in STAFF_MANAGERS and booking.operator_id != ref.staff.id:
+        raise Forbidden("this booking belongs to another operator")
+    return booking
+
+
+def _ref_actor(ref: BookingRef) -> str:
+    return "citizen" if isinstance(ref, ByToken) else f"staff:{ref.staff.id}"
+
+
+async def find(sessionmaker: async_sessionmaker[AsyncSession], ref: BookingRef) -> Booking:
+    """The booking behind a manage token or a staff reference (audited: it holds personal data)."""
+    async with sessionmaker.begin() as db:
+        booking = await _locate(db, ref)
+        record(db, _ref_actor(ref), "read", "booking", booking.id)
+    return booking
+
+
+async def cancel(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    ref: BookingRef,
+    now: datetime,
+    *,
+    links: Links | None = None,
+    lang: str = "it",
+) -> Booking:
+    """Cancel a booking (idempotent): its time is free again and its join link stops working.
+
+    A citizen cannot cancel a session that has started; staff can."""
+    async with sessionmaker.begin() as db:
+        booking = await _locate(db, ref)
+        if booking.status == BookingStatus.CANCELLED:
+            return booking
+        if isinstance(ref, ByToken) and booking.starts_at <= now:
+            raise Conflict("this session has already started")
+        booking.status, booking.cancelled_at = BookingStatus.CANCELLED, now
+        consultation = await db.get(Consultation, booking.consultation_id) if booking.consultation_id else None
+        if consultation is not None and consultation.status != ConsultationStatus.ENDED:
+            consultation.status, consultation.ended_at = ConsultationStatus.ENDED, now
+        record(db, _ref_actor(ref), "cancel", "booking", booking.id)
+        if links is not None:
+            await notify.enqueue_cancellation(
+                db, settings, booking, book_again_link=links.book_again(), lang=lang, now=now
+            )
+    return booking
+
+
+@dataclass(frozen=True)
+class Moved:
+    booking: Booking
+    join_token: str  # a new join link (the old one stops working)
+    manage_token: str | None  # a new manage link when staff moved it (None: the citizen's link still works)
+
+
+async def move(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    ref: BookingRef,
+    starts_at: datetime,
+    now: datetime,
+    *,
+    operator_id: str | None = None,
+    links: Links | None = None,
+    lang: str = "it",
+) -> Moved:
+    """Move an active booking to another free slot (the same operator when free then, else the least loaded
+    one; staff may choose). The constraint stays the arbiter: a lost race raises SlotTaken."""
+    if isinstance(ref, ByToken) and operator_id:
+        raise InvalidInput("the operator is chosen by the service", {"operator_id": "staff_only"})
+    current = await find(sessionmaker, ref)
+    if current.status != BookingStatus.ACTIVE:
+        raise Conflict("this booking was cancelled")
+    if isinstance(ref, ByToken) and current.starts_at <= now:
+        raise Conflict("this session has already started")
+    service = await load_service(sessionmaker, current.service_id)
+    slot = await free_slot(sessionmaker, service, starts_at, now, operator_id)
+    ranked = sorted(slot.operator_ids, key=lambda op: op != current.operator_id)  # keep the operator if free
+    for candidate in ranked[:MAX_ATTEMPTS]:
+        try:
+            return await _move_to(sessionmaker, settings, ref, service, slot, candidate, now, links, lang)
+        except DBAPIError as exc:
+            if not _lost_race(exc):
+                raise
+    raise SlotTaken(await alternatives(sessionmaker, service, starts_at, now, operator_id))
+
+
+async def _move_to(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    ref: BookingRef,
+    service: Service,
+    slot: Slot,
+    operator_id: str,
+    now: datetime,
+    links: Links | None,
+    lang: str,
+) -> Moved:
+    join_token = new_join_token()
+    manage_token = new_secret() if isinstance(ref, ByStaff) else None
+    async with sessionmaker.begin() as db:
+        booking = await _locate(db, ref)
+        if booking.status != BookingStatus.ACTIVE:
+            raise Conflict("this booking was cancelled")
+        booking.operator_id, booking.starts_at, booking.ends_at = operator_id, slot.starts_at, slot.ends_at
+        booking.blocked_until = slot.ends_at + timedelta(minutes=service.buffer_minutes)
+        if manage_token is not None:
+            booking.manage_token_hash = digest(manage_token)
+        consultation = await db.get(Consultation, booking.consultation_id) if booking.consultation_id else None
+        if consultation is not None:
+            consultation.operator_id, consultation.starts_at, consultation.ends_at = operator_id, *_window(slot)
+            consultation.token_hash = join_digest(join_token)
+        await db.flush()
+        record(db, _ref_actor(ref), "move", "booking", booking.id)
+        if links is not None:
+            link_token = manage_token or (ref.token if isinstance(ref, ByToken) else "")
+            await notify.enqueue_moved(
+                db, settings, booking, join_link=links.join(join_token), manage_link=links.manage(link_token),
+                lang=lang, now=now,
+            )  # fmt: skip
+    return Moved(booking, join_token, manage_token)
+
+
+def _window(slot: Slot) -> tuple[datetime, datetime]:
+    return slot.starts_at, slot.ends_at
