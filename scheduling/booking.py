@@ -170,12 +170,17 @@ async def alternatives(
     wanted: datetime,
     now: datetime,
     operator_id: str | None = None,
+    ignore_booking_id: str | None = None,
 ) -> list[Slot]:
-    slots = await free_slots_for(sessionmaker, service, now, operator_id=operator_id)
+    slots = await free_slots_for(
+        sessionmaker, service, now, operator_id=operator_id, ignore_booking_id=ignore_booking_id
+    )
     return find_nearest(slots, wanted, ALTERNATIVES)
 
 
-async def _taken(sessionmaker: async_sessionmaker[AsyncSession], service: Service, start: datetime) -> bool:
+async def _taken(
+    sessionmaker: async_sessionmaker[AsyncSession], service: Service, start: datetime, ignore: str | None
+) -> bool:
     """Whether an active booking of the service covers ``start``: the slot existed and someone took it."""
     async with sessionmaker() as db:
         found = await db.scalar(
@@ -185,6 +190,7 @@ async def _taken(sessionmaker: async_sessionmaker[AsyncSession], service: Servic
                 Booking.status == BookingStatus.ACTIVE,
                 Booking.starts_at <= start,
                 Booking.blocked_until > start,
+                Booking.id != (ignore or ""),
             )
             .limit(1)
         )
@@ -197,16 +203,20 @@ async def free_slot(
     start: datetime,
     now: datetime,
     operator_id: str | None = None,
+    ignore_booking_id: str | None = None,
 ) -> Slot:
-    """The free slot starting at ``start`` (for ``operator_id`` if given); SlotTaken or InvalidInput otherwise."""
+    """The free slot starting at ``start`` (for ``operator_id`` if given); SlotTaken or InvalidInput otherwise.
+    ``ignore_booking_id``: the booking being moved (it blocks neither its new time nor its operator's cap)."""
     _check_time(service, start, now)
-    day = local_day(start)
-    slots = await free_slots_for(sessionmaker, service, now, operator_id=operator_id, first_day=day, days=1)
+    day, ignore = local_day(start), ignore_booking_id
+    slots = await free_slots_for(
+        sessionmaker, service, now, operator_id=operator_id, first_day=day, days=1, ignore_booking_id=ignore
+    )
     for slot in slots:
         if slot.starts_at == start:
             return slot
-    if await _taken(sessionmaker, service, start):
-        raise SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id))
+    if await _taken(sessionmaker, service, start, ignore):
+        raise SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id, ignore))
     raise InvalidInput("no session can be booked at this time", {"starts_at": "unavailable"})
 
 
@@ -378,7 +388,7 @@ async def move(
     if isinstance(ref, ByToken) and current.starts_at <= now:
         raise Conflict("this session has already started")
     service = await load_service(sessionmaker, current.service_id)
-    slot = await free_slot(sessionmaker, service, starts_at, now, operator_id)
+    slot = await free_slot(sessionmaker, service, starts_at, now, operator_id, current.id)
     ranked = sorted(slot.operator_ids, key=lambda op: op != current.operator_id)  # keep the operator if free
     for candidate in ranked[:MAX_ATTEMPTS]:
         try:
@@ -386,7 +396,7 @@ async def move(
         except DBAPIError as exc:
             if not _lost_race(exc):
                 raise
-    raise SlotTaken(await alternatives(sessionmaker, service, starts_at, now, operator_id))
+    raise SlotTaken(await alternatives(sessionmaker, service, starts_at, now, operator_id, current.id))
 
 
 async def _move_to(

@@ -255,3 +255,17 @@ async def test_an_operator_changes_only_their_own_bookings(app: web.Application)
         await booking.cancel(sm, settings, ByStaff(other, done.booking.id), utcnow())
     cancelled = await booking.cancel(sm, settings, ByStaff(owner, done.booking.id), utcnow())
     assert cancelled.status == BookingStatus.CANCELLED
+
+
+async def test_move_within_the_day_of_an_operator_at_their_cap(app: web.Application) -> None:
+    service = await make_service(app)
+    (operator,) = await make_operators(app, 1)
+    async with app[sessionmaker_key].begin() as db:
+        (await db.get_one(Staff, operator.id)).daily_cap = 1
+    day = full_day(await free(app, service))
+    sm, settings = app[sessionmaker_key], app[settings_key]
+    first = await booking.book(sm, settings, citizen(service, day[0].starts_at), utcnow())
+    with pytest.raises(InvalidInput):  # the cap is reached for that day
+        await booking.book(sm, settings, citizen(service, day[1].starts_at), utcnow())
+    moved = await booking.move(sm, settings, ByToken(first.manage_token), day[1].starts_at, utcnow())
+    assert moved.booking.starts_at == day[1].starts_at  # the booking being moved does not count twice
