@@ -19,12 +19,12 @@ DESCRIPTION = {
     "it": "Link per collegarsi: {link}",
     "en": "Link to join: {link}",
 }
-PRODID = "-//Ascolto//Scheduling//IT"
+PRODID = "-//Appointments//Booking//IT"  # neutral too: the product name says what the service is
 
 
 def booking_uid(booking_id: str) -> str:
     """The stable UID of a booking's event."""
-    return f"booking-{booking_id}@ascolto"
+    return f"booking-{booking_id}@appointments"
 
 
 def booking_ics(
