@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import re
-from datetime import date, time, timedelta
+from datetime import date, time
 from typing import Any
 
 import pytest
@@ -15,8 +14,6 @@ from server.models import (
     AuditEvent,
     Availability,
     AvailabilityOverride,
-    Booking,
-    BookingStatus,
     Closure,
     OpeningHours,
     OutboxMessage,
@@ -25,7 +22,7 @@ from server.models import (
     Service,
     Staff,
 )
-from tests.factories import csrf_from, login, make_staff
+from tests.factories import login, make_staff
 
 Client = TestClient[Any, Any]
 
