@@ -119,6 +119,27 @@ async def _stale_reminder(
     return False
 
 
+async def _failed(
+    sessionmaker: Sessionmaker,
+    settings: Settings,
+    message: OutboxMessage,
+    exc: Exception,
+    now: datetime,
+    *,
+    final: bool,
+) -> None:
+    """Record a failed try: retry after a backoff, or FAILED after the last attempt (or when retrying is useless)."""
+    attempts = message.attempts + 1
+    error = type(exc).__name__
+    if final or attempts >= settings.mail_max_attempts:
+        await _finish(sessionmaker, message.id, attempts=attempts, last_error=error, status=OutboxStatus.FAILED)
+        log.warning("email %s (%s) failed for good after %d attempts: %s", message.id, message.kind, attempts, error)
+        return
+    retry_at = now + backoff(attempts)
+    await _finish(sessionmaker, message.id, attempts=attempts, last_error=error, send_after=retry_at)
+    log.warning("email %s (%s) not delivered (%s), attempt %d", message.id, message.kind, error, attempts)
+
+
 async def _deliver(
     sessionmaker: Sessionmaker, settings: Settings, mailer: Mailer, message: OutboxMessage, now: datetime
 ) -> bool:
@@ -126,17 +147,10 @@ async def _deliver(
     try:
         await mailer.deliver(message)
     except DELIVERY_ERRORS as exc:
-        attempts = message.attempts + 1
-        error = type(exc).__name__
-        if attempts >= settings.mail_max_attempts:
-            await _finish(sessionmaker, message.id, attempts=attempts, last_error=error, status=OutboxStatus.FAILED)
-            log.warning(
-                "email %s (%s) failed for good after %d attempts: %s", message.id, message.kind, attempts, error
-            )
-        else:
-            retry_at = now + backoff(attempts)
-            await _finish(sessionmaker, message.id, attempts=attempts, last_error=error, send_after=retry_at)
-            log.warning("email %s (%s) not delivered (%s), attempt %d", message.id, message.kind, error, attempts)
+        await _failed(sessionmaker, settings, message, exc, now, final=False)
+        return False
+    except Exception as exc:  # e.g. an address the email library refuses: retrying cannot help
+        await _failed(sessionmaker, settings, message, exc, now, final=True)
         return False
     await _finish(sessionmaker, message.id, status=mailer.delivered, sent_at=now, attempts=message.attempts + 1)
     log.info("email %s (%s) %s", message.id, message.kind, mailer.delivered.value)

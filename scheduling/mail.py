@@ -20,7 +20,7 @@ from server.settings import Settings
 SMTP_TIMEOUT_SECONDS = 30.0
 
 # What a failed delivery raises: SMTP refusals, a server that is down or unreachable, a timeout.
-DELIVERY_ERRORS: tuple[type[BaseException], ...] = (aiosmtplib.SMTPException, OSError, TimeoutError)
+DELIVERY_ERRORS: tuple[type[Exception], ...] = (aiosmtplib.SMTPException, OSError, TimeoutError)
 
 
 class Mailer(Protocol):

@@ -231,3 +231,21 @@ async def test_english_and_no_email_for_a_phone_only_booking(database_url: str, 
         confirmation = next(r for r in rows if r.kind == "confirmation")
         assert confirmation.subject == "Your appointment is confirmed"
         assert "Monday 7 December, 10:30 (Rome time)" in confirmation.body
+
+
+async def test_a_message_that_cannot_be_built_fails_at_once_and_does_not_block_the_others(
+    database_url: str, tmp_path: Path
+) -> None:
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    with smtp_server() as (port, sink):
+        settings = Settings(smtp_host="127.0.0.1", smtp_port=port, reminder_hours=())
+        async with open_db(database_url, tmp_path) as sm:
+            broken = await seed_booking(sm, now + timedelta(days=2), email_address="a@b\nBcc: x@y")
+            fine = await seed_booking(sm, now + timedelta(days=3))
+            await enqueue(sm, settings, broken, now - timedelta(seconds=1))
+            await enqueue(sm, settings, fine, now)
+            assert await run_once(sm, settings, SmtpMailer(settings), now) == 1
+            rows = {r.booking_id: r for r in await outbox(sm)}
+    assert len(sink.messages) == 1 and sink.messages[0]["To"] == "maria@example.org"
+    assert rows[broken.id].status == OutboxStatus.FAILED and rows[broken.id].attempts == 1
+    assert rows[fine.id].status == OutboxStatus.SENT
