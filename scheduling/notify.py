@@ -38,7 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "manage": "Per annullare o spostare l'appuntamento:\n{link}",
         "again": "Se lo desidera, può prenotare un nuovo appuntamento:\n{link}",
         "help": "Per parlare con noi può chiamare il {phone}.",
-        "emergency": "Se lei o qualcuno è in pericolo immediato, chiami il {emergency}.",
+        "emergency": "Se lei o un'altra persona è in pericolo immediato, chiami il {emergency}.",
         "rome": "(ora di Roma)",
     },
     "en": {
@@ -161,10 +161,12 @@ async def enqueue_booking_emails(
 ) -> None:
     """Add the confirmation (due now, with the ``.ics``) and the reminders of a new booking to ``db``.
 
-    ``booking`` must have its id (flush it first). Nothing is added when the citizen gave no email.
+    Nothing is added when the citizen gave no email.
     """
     if not booking.citizen_email:
         return
+    if booking.id is None:  # not flushed yet: the id (a column default) is given at INSERT
+        await db.flush()
     now = now or utcnow()
     phone = await _phone(db, settings, booking)
     subject, body = render(

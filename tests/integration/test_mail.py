@@ -249,3 +249,28 @@ async def test_a_message_that_cannot_be_built_fails_at_once_and_does_not_block_t
     assert len(sink.messages) == 1 and sink.messages[0]["To"] == "maria@example.org"
     assert rows[broken.id].status == OutboxStatus.FAILED and rows[broken.id].attempts == 1
     assert rows[fine.id].status == OutboxStatus.SENT
+
+
+async def test_emails_can_be_queued_in_the_booking_transaction(database_url: str, tmp_path: Path) -> None:
+    """The caller may queue the emails right after ``db.add(booking)``, before any flush."""
+    now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+    async with open_db(database_url, tmp_path) as sm:
+        first = await seed_booking(sm, now + timedelta(days=1))
+        async with sm.begin() as db:
+            booking = Booking(
+                service_id="s",
+                operator_id="op",
+                starts_at=first.starts_at + timedelta(days=1),
+                ends_at=first.starts_at + timedelta(days=1, minutes=45),
+                blocked_until=first.starts_at + timedelta(days=1, minutes=60),
+                mode=BookingMode.VIDEO,
+                channel=BookingChannel.SWITCHBOARD,
+                citizen_name="Luca",
+                citizen_email="luca@example.org",
+                booked_by="staff:op",
+                manage_token_hash="new",
+            )
+            db.add(booking)
+            await enqueue_booking_emails(db, Settings(), booking, join_link="j", manage_link="m", now=now)
+        rows = [r for r in await outbox(sm) if r.booking_id == booking.id]
+        assert sorted(r.kind for r in rows) == ["confirmation", "reminder_1h", "reminder_24h"]
