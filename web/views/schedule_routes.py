@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.views import availability, coordinator
+from web.views import agenda, availability, booking_pages, coordinator, switchboard
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -34,3 +34,20 @@ def add_routes(router: web.UrlDispatcher) -> None:
         availability.override_remove,
         name="availability_override_remove",
     )
+    # The operator's agenda: day and week, cancel and move; a follow-up from a consultation
+    router.add_get("/console/agenda", agenda.agenda, name="agenda")
+    router.add_post("/console/agenda/{id}/cancel", agenda.cancel, name="agenda_cancel")
+    router.add_get("/console/agenda/{id}/move", agenda.move_form, name="agenda_move")
+    router.add_post("/console/agenda/{id}/move", agenda.move_submit, name="agenda_move_submit")
+    router.add_get("/console/consultations/{id}/follow-up", switchboard.follow_up, name="follow_up")
+    router.add_post("/console/consultations/{id}/follow-up", switchboard.follow_up_book, name="follow_up_book")
+    # The switchboard books on a caller's behalf
+    router.add_get("/console/switchboard", switchboard.switchboard, name="switchboard")
+    router.add_post("/console/switchboard", switchboard.switchboard_book, name="switchboard_book")
+    # Citizens: the public booking page and the manage link
+    router.add_get("/book", booking_pages.services, name="book")
+    router.add_get("/book/{slug}", booking_pages.service, name="book_service")
+    router.add_post("/book/{slug}", booking_pages.submit, name="book_submit")
+    router.add_get("/booking/{token}", booking_pages.manage, name="booking_manage")
+    router.add_post("/booking/{token}/cancel", booking_pages.manage_cancel, name="booking_cancel")
+    router.add_post("/booking/{token}/move", booking_pages.manage_move, name="booking_move")

@@ -1,0 +1,155 @@
+"""The operator's agenda (day and week), each session's join button, cancel and move.
+
+The join button opens the consultation's page from ``join_early_minutes`` before the start; the server decides
+and says why it is not yet (or no longer) open.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import select
+
+from scheduling import booking as booking_domain
+from scheduling import series
+from scheduling.availability import free_slots_for, load_service
+from scheduling.booking import ByStaff, SlotTaken
+from server.errors import InvalidInput
+from server.keys import sessionmaker_key, settings_key
+from server.models import Booking, BookingStatus, Role, utcnow
+from server.settings import Settings
+from web.guard import checked_form
+from web.i18n import negotiate
+from web.render import see_other
+from web.views.booking_support import PageLinks, by_day, parse_instant
+from web.views.schedule_common import ROME, page, parse_date, require_role, today_rome
+
+AGENDA_ROLES = (Role.OPERATOR, Role.COORDINATOR)
+MOVE_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Entry:
+    booking: Booking
+    join: str  # "open", "too_early" or "over"
+    opens_at: datetime
+
+
+def join_state(booking: Booking, settings: Settings, now: datetime) -> tuple[str, datetime]:
+    opens = booking.starts_at - timedelta(minutes=settings.join_early_minutes)
+    if now < opens:
+        return "too_early", opens
+    if now > booking.ends_at + timedelta(minutes=settings.join_late_minutes):
+        return "over", opens
+    return "open", opens
+
+
+def _bounds(first: date, days: int) -> tuple[datetime, datetime]:
+    start = datetime.combine(first, datetime.min.time(), ROME)
+    end = datetime.combine(first + timedelta(days=days), datetime.min.time(), ROME)
+    return start, end
+
+
+async def _bookings(request: web.Request, staff_id: str, first: date, days: int) -> list[Booking]:
+    start, end = _bounds(first, days)
+    async with request.app[sessionmaker_key]() as db:
+        rows = await db.scalars(
+            select(Booking)
+            .where(
+                Booking.operator_id == staff_id,
+                Booking.status == BookingStatus.ACTIVE,
+                Booking.starts_at >= start,
+                Booking.starts_at < end,
+            )
+            .order_by(Booking.starts_at)
+        )
+        return list(rows)
+
+
+async def agenda(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *AGENDA_ROLES)
+    view = "week" if request.query.get("view") == "week" else "day"
+    try:
+        day = parse_date(request.query.get("day")) if request.query.get("day") else today_rome()
+    except ValueError:
+        day = today_rome()
+    first = day - timedelta(days=day.weekday()) if view == "week" else day
+    days = 7 if view == "week" else 1
+    now, settings = utcnow(), request.app[settings_key]
+    entries: dict[date, list[Entry]] = {first + timedelta(days=i): [] for i in range(days)}
+    for row in await _bookings(request, session.staff.id, first, days):
+        state, opens = join_state(row, settings, now)
+        entries[row.starts_at.astimezone(ROME).date()].append(Entry(row, state, opens))
+    meetings: dict[date, list[series.Occurrence]] = {d: [] for d in entries}
+    start, end = _bounds(first, days)
+    for meeting in await series.occurrences_for_staff(request.app[sessionmaker_key], session.staff.id, start, end):
+        meetings.setdefault(meeting.starts_at.astimezone(ROME).date(), []).append(meeting)
+    context = {
+        "view": view,
+        "day": day,
+        "days": entries,
+        "meetings": meetings,
+        "previous": (first - timedelta(days=days)).isoformat(),
+        "next": (first + timedelta(days=days)).isoformat(),
+        "today": today_rome().isoformat(),
+        "notice": request.query.get("done", ""),
+        "join_early": settings.join_early_minutes,
+    }
+    return page("agenda.html", request, context)
+
+
+def _back(request: web.Request, booking: Booking, done: str) -> str:
+    day = booking.starts_at.astimezone(ROME).date().isoformat()
+    return str(request.app.router["agenda"].url_for().with_query(day=day, done=done))
+
+
+async def cancel(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *AGENDA_ROLES)
+    await checked_form(request, session)
+    ref = ByStaff(session.staff, request.match_info["id"])
+    cancelled = await booking_domain.cancel(
+        request.app[sessionmaker_key], request.app[settings_key], ref, utcnow(),
+        links=PageLinks(request.app), lang=negotiate(request),
+    )  # fmt: skip
+    return see_other(_back(request, cancelled, "cancelled"))
+
+
+async def _move_page(
+    request: web.Request, booking: Booking, *, error: str = "", taken: bool = False, status: int = 200
+) -> web.Response:
+    sessionmaker, now = request.app[sessionmaker_key], utcnow()
+    service = await load_service(sessionmaker, booking.service_id)
+    slots = await free_slots_for(
+        sessionmaker, service, now, operator_id=booking.operator_id, days=MOVE_DAYS, ignore_booking_id=booking.id
+    )
+    context = {"booking": booking, "service": service, "days": by_day(slots), "error": error, "taken": taken}
+    return page("agenda_move.html", request, context, status=status)
+
+
+async def move_form(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *AGENDA_ROLES)
+    booking = await booking_domain.find(request.app[sessionmaker_key], ByStaff(session.staff, request.match_info["id"]))
+    return await _move_page(request, booking)
+
+
+async def move_submit(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *AGENDA_ROLES)
+    form = await checked_form(request, session)
+    sessionmaker = request.app[sessionmaker_key]
+    ref = ByStaff(session.staff, request.match_info["id"])
+    current = await booking_domain.find(sessionmaker, ref)
+    starts_at = parse_instant(form.get("slot"))
+    if starts_at is None:
+        return await _move_page(request, current, error="slot", status=400)
+    try:
+        moved = await booking_domain.move(
+            sessionmaker, request.app[settings_key], ref, starts_at, utcnow(),
+            operator_id=current.operator_id, links=PageLinks(request.app), lang=negotiate(request),
+        )  # fmt: skip
+    except SlotTaken:
+        return await _move_page(request, current, taken=True, status=409)
+    except InvalidInput as exc:
+        return await _move_page(request, current, error=next(iter(exc.fields.values()), "slot"), status=400)
+    return see_other(_back(request, moved.booking, "moved"))

@@ -1,0 +1,198 @@
+"""The citizen's booking pages (no login, no JavaScript needed): choose a service, a free slot, say who you are,
+accept the privacy notice, book; the confirmation; the manage link's page to cancel or reschedule.
+
+A slot taken a moment ago is not an error: the same page says so and offers the nearest free slots.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from scheduling import booking as booking_domain
+from scheduling.availability import free_slots_for, load_service
+from scheduling.booking import Booked, BookingRequest, ByToken, SlotTaken
+from server.errors import Conflict, InvalidInput, NotFound
+from server.keys import sessionmaker_key, settings_key
+from server.links import absolute, join_url
+from server.models import Booking, BookingStatus, Service, utcnow
+from web.i18n import negotiate
+from web.render import see_other
+from web.views import settings_store as store
+from web.views.booking_support import PageLinks, by_day, field_errors, parse_instant
+from web.views.schedule_common import checked_public_form, issue_public_csrf, page, public_token
+
+PERSON = ("citizen_name", "citizen_email", "citizen_phone")
+
+
+def _public(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    public_token(request)
+    response = page(template, request, context, status=status)
+    issue_public_csrf(request, response)
+    return response
+
+
+async def _bookable(request: web.Request, slug: str) -> Service:
+    service = await load_service(request.app[sessionmaker_key], slug)
+    if not service.bookable_online:
+        raise NotFound("this service cannot be booked online")
+    return service
+
+
+async def services(request: web.Request) -> web.StreamResponse:
+    items = [s for s in await store.list_services(request.app[sessionmaker_key]) if s.bookable_online]
+    if len(items) == 1:
+        return see_other(str(request.app.router["book_service"].url_for(slug=items[0].slug)))
+    return _public(request, "book.html", {"services": items})
+
+
+async def _slots_page(
+    request: web.Request,
+    service: Service,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    nearest: list[Any] | None = None,
+    status: int = 200,
+) -> web.Response:
+    slots = await free_slots_for(request.app[sessionmaker_key], service, utcnow())
+    context = {
+        "service": service,
+        "days": by_day(slots),
+        "nearest": by_day(nearest or []),
+        "values": values,
+        "errors": errors or {},
+        "modes": [m for m in service.modes.split(",") if m],
+    }
+    return _public(request, "book_service.html", context, status=status)
+
+
+async def service(request: web.Request) -> web.StreamResponse:
+    bookable = await _bookable(request, request.match_info["slug"])
+    return await _slots_page(request, bookable, values={"mode": "video"})
+
+
+def _typed(form: MultiDictProxy[Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in (*PERSON, "mode", "slot")}
+    values["privacy_accepted"] = form.get("privacy_accepted") == "on"
+    return values
+
+
+async def submit(request: web.Request) -> web.StreamResponse:
+    form = await checked_public_form(request)
+    bookable = await _bookable(request, request.match_info["slug"])
+    values = _typed(form)
+    starts_at = parse_instant(values["slot"])
+    if starts_at is None:
+        return await _slots_page(request, bookable, values=values, errors={"slot": "slot"}, status=400)
+    booking_request = BookingRequest(
+        service=bookable.slug, starts_at=starts_at, mode=values["mode"], citizen_name=values["citizen_name"],
+        citizen_email=values["citizen_email"], citizen_phone=values["citizen_phone"],
+        privacy_accepted=values["privacy_accepted"], lang=negotiate(request),
+    )  # fmt: skip
+    try:
+        booked = await booking_domain.book(
+            request.app[sessionmaker_key], request.app[settings_key], booking_request, utcnow(),
+            links=PageLinks(request.app),
+        )  # fmt: skip
+    except SlotTaken as exc:
+        values["slot"] = ""
+        return await _slots_page(request, bookable, values=values, nearest=exc.alternatives, status=409)
+    except InvalidInput as exc:
+        errors = field_errors(exc)
+        if errors.get("privacy_accepted"):
+            errors["privacy_accepted"] = "privacy"
+        return await _slots_page(request, bookable, values=values, errors=errors, status=400)
+    return _confirmation(request, bookable, booked)
+
+
+def _confirmation(request: web.Request, service: Service, booked: Booked) -> web.Response:
+    context = {
+        "service": service,
+        "booking": booked.booking,
+        "join_link": join_url(request.app, booked.join_token),
+        "manage_link": absolute(request.app, "booking_manage", token=booked.manage_token),
+    }
+    response = page("book_done.html", request, context, status=201)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# The manage link: /booking/<token>
+
+
+async def _manage_page(
+    request: web.Request,
+    booking: Booking,
+    *,
+    notice: str = "",
+    error: str = "",
+    nearest: list[Any] | None = None,
+    join_link: str = "",
+    status: int = 200,
+) -> web.Response:
+    sessionmaker, now = request.app[sessionmaker_key], utcnow()
+    service = await load_service(sessionmaker, booking.service_id)
+    active = booking.status == BookingStatus.ACTIVE and booking.starts_at > now
+    slots = await free_slots_for(sessionmaker, service, now) if active and service.bookable_online else []
+    context = {
+        "booking": booking,
+        "service": service,
+        "active": active,
+        "cancelled": booking.status == BookingStatus.CANCELLED,
+        "days": by_day(slots, limit_days=7),
+        "nearest": by_day(nearest or []),
+        "notice": notice,
+        "error": error,
+        "token": request.match_info["token"],
+        "join_link": join_link,
+    }
+    return _public(request, "booking_manage.html", context, status=status)
+
+
+async def manage(request: web.Request) -> web.StreamResponse:
+    token = request.match_info["token"]
+    booking = await booking_domain.find(request.app[sessionmaker_key], ByToken(token))
+    return await _manage_page(request, booking, notice=request.query.get("done", ""))
+
+
+async def manage_cancel(request: web.Request) -> web.StreamResponse:
+    await checked_public_form(request)
+    token = request.match_info["token"]
+    sessionmaker = request.app[sessionmaker_key]
+    try:
+        await booking_domain.cancel(
+            sessionmaker, request.app[settings_key], ByToken(token), utcnow(),
+            links=PageLinks(request.app), lang=negotiate(request),
+        )  # fmt: skip
+    except Conflict:
+        booking = await booking_domain.find(sessionmaker, ByToken(token))
+        return await _manage_page(request, booking, error="started", status=409)
+    return see_other(str(request.app.router["booking_manage"].url_for(token=token).with_query(done="cancelled")))
+
+
+async def manage_move(request: web.Request) -> web.StreamResponse:
+    form = await checked_public_form(request)
+    token = request.match_info["token"]
+    sessionmaker = request.app[sessionmaker_key]
+    starts_at = parse_instant(form.get("slot"))
+    try:
+        if starts_at is None:
+            raise InvalidInput("no slot", {"slot": "slot"})
+        moved = await booking_domain.move(
+            sessionmaker, request.app[settings_key], ByToken(token), starts_at, utcnow(),
+            links=PageLinks(request.app), lang=negotiate(request),
+        )  # fmt: skip
+    except SlotTaken as exc:
+        booking = await booking_domain.find(sessionmaker, ByToken(token))
+        return await _manage_page(request, booking, error="taken", nearest=exc.alternatives, status=409)
+    except InvalidInput:
+        booking = await booking_domain.find(sessionmaker, ByToken(token))
+        return await _manage_page(request, booking, error="slot", status=400)
+    except Conflict:
+        booking = await booking_domain.find(sessionmaker, ByToken(token))
+        return await _manage_page(request, booking, error="started", status=409)
+    link = join_url(request.app, moved.join_token)
+    return await _manage_page(request, moved.booking, notice="moved", join_link=link)

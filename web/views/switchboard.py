@@ -1,0 +1,160 @@
+"""Booking by staff: the switchboard on a caller's behalf (soonest free slots across all operators) and an
+operator's follow-up for the citizen of a consultation. Both end on a page with the join link to dictate or send."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from multidict import MultiDictProxy
+from sqlalchemy import select
+
+from scheduling import booking as booking_domain
+from scheduling.availability import free_slots_for, load_service
+from scheduling.booking import BookingRequest, SlotTaken
+from server import consultations
+from server.auth import SessionInfo
+from server.errors import InvalidInput
+from server.keys import sessionmaker_key, settings_key
+from server.links import join_url
+from server.models import Role, Service, Staff, utcnow
+from web.guard import checked_form
+from web.i18n import negotiate
+from web.views import settings_store as store
+from web.views.booking_support import PageLinks, by_day, field_errors, group_token, parse_instant
+from web.views.schedule_common import page, require_role
+
+BOOKERS = (Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR)
+PERSON = ("citizen_name", "citizen_phone", "citizen_email")
+
+
+async def _operator_names(request: web.Request, ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    async with request.app[sessionmaker_key]() as db:
+        rows = await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))
+        return {row.id: row.name for row in rows}
+
+
+async def _chosen_service(request: web.Request, slug: str) -> Service | None:
+    return await load_service(request.app[sessionmaker_key], slug) if slug else None
+
+
+async def _form_page(
+    request: web.Request,
+    *,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    taken: bool = False,
+    operator_id: str | None = None,
+    consultation_id: str | None = None,
+    status: int = 200,
+) -> web.Response:
+    """The booking form: services, the chosen service's free slots (of one operator for a follow-up)."""
+    sessionmaker = request.app[sessionmaker_key]
+    services = await store.list_services(sessionmaker)
+    service = await _chosen_service(request, str(values.get("service", "")))
+    days: list[Any] = []
+    if service is not None:
+        days = by_day(await free_slots_for(sessionmaker, service, utcnow(), operator_id=operator_id))
+    ids = {op for day in days for slot in day.slots for op in slot.operators}
+    context = {
+        "services": services,
+        "service": service,
+        "days": days,
+        "operators": sorted((await _operator_names(request, ids)).items(), key=lambda item: item[1]),
+        "values": values,
+        "errors": errors or {},
+        "taken": taken,
+        "follow_up": consultation_id,
+    }
+    return page("switchboard.html", request, context, status=status)
+
+
+async def switchboard(request: web.Request) -> web.StreamResponse:
+    await require_role(request, *BOOKERS)
+    return await _form_page(request, values={"service": request.query.get("service", ""), "mode": "phone"})
+
+
+def _typed(form: MultiDictProxy[Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in (*PERSON, "service", "mode", "operator", "slot")}
+    values["verbal_consent"] = form.get("verbal_consent") == "on"
+    return values
+
+
+async def _book(request: web.Request, session: SessionInfo, values: dict[str, Any], operator_id: str | None) -> Any:
+    starts_at = parse_instant(values["slot"])
+    if starts_at is None:
+        errors = {"slot": "slot"}
+        if not values["verbal_consent"]:
+            errors["verbal_consent"] = "consent"
+        raise InvalidInput("no slot", errors)
+    booking_request = BookingRequest(
+        service=values["service"], starts_at=starts_at, mode=values["mode"], citizen_name=values["citizen_name"],
+        citizen_email=values["citizen_email"], citizen_phone=values["citizen_phone"],
+        verbal_consent=values["verbal_consent"], operator_id=operator_id, staff=session.staff, lang=negotiate(request),
+    )  # fmt: skip
+    return await booking_domain.book(
+        request.app[sessionmaker_key], request.app[settings_key], booking_request, utcnow(),
+        links=PageLinks(request.app),
+    )  # fmt: skip
+
+
+async def switchboard_book(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *BOOKERS)
+    values = _typed(await checked_form(request, session))
+    try:
+        booked = await _book(request, session, values, values["operator"] or None)
+    except SlotTaken:
+        return await _form_page(request, values={**values, "slot": ""}, taken=True, status=409)
+    except InvalidInput as exc:
+        return await _form_page(request, values=values, errors=field_errors(exc), status=400)
+    return await _result(request, booked)
+
+
+async def _result(request: web.Request, booked: Any) -> web.Response:
+    booking = booked.booking
+    service = await load_service(request.app[sessionmaker_key], booking.service_id)
+    names = await _operator_names(request, {booking.operator_id})
+    context = {
+        "booking": booking,
+        "service": service,
+        "operator_name": names.get(booking.operator_id, ""),
+        "join_link": join_url(request.app, booked.join_token),
+        "base": join_url(request.app, ""),
+        "groups": group_token(booked.join_token),
+    }
+    return page("switchboard_done.html", request, context, status=201)
+
+
+async def follow_up(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.OPERATOR, Role.COORDINATOR)
+    consultation = await consultations.get_for_staff(
+        request.app[sessionmaker_key], session.staff, request.match_info["id"]
+    )
+    values: dict[str, Any] = {k: getattr(consultation, k) for k in PERSON}
+    values.update(service=request.query.get("service", ""), mode="video")
+    if not values["service"] and consultation.service_id:
+        values["service"] = consultation.service_id
+    return await _form_page(request, values=values, operator_id=session.staff.id, consultation_id=consultation.id)
+
+
+async def follow_up_book(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, Role.OPERATOR, Role.COORDINATOR)
+    values = _typed(await checked_form(request, session))
+    consultation_id = request.match_info["id"]
+    await consultations.get_for_staff(request.app[sessionmaker_key], session.staff, consultation_id)
+    mine = session.staff.id
+    try:
+        booked = await _book(request, session, values, mine)
+    except SlotTaken:
+        values["slot"] = ""
+        return await _form_page(
+            request, values=values, taken=True, status=409, operator_id=mine, consultation_id=consultation_id
+        )
+    except InvalidInput as exc:
+        errors = field_errors(exc)
+        return await _form_page(
+            request, values=values, errors=errors, status=400, operator_id=mine, consultation_id=consultation_id
+        )
+    return await _result(request, booked)
