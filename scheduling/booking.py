@@ -12,8 +12,7 @@ digests are stored.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -23,8 +22,17 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling import notify
-from scheduling.availability import free_slots_for, load_service
-from scheduling.slots import Slot, find_nearest, local_day
+from scheduling.availability import load_service
+from scheduling.booking_checks import (
+    STAFF_BOOKERS,
+    BookingRequest,
+    SlotTaken,
+    alternatives,
+    check_service,
+    free_slot,
+    validate_person,
+)
+from scheduling.slots import Slot
 from server.audit import record
 from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -42,42 +50,28 @@ from server.models import (
 )
 from server.settings import Settings
 
-MAX_NAME = 200
+__all__ = [
+    "STAFF_BOOKERS",
+    "Booked",
+    "BookingRef",
+    "BookingRequest",
+    "ByStaff",
+    "ByToken",
+    "Links",
+    "Moved",
+    "SlotTaken",
+    "alternatives",
+    "book",
+    "cancel",
+    "find",
+    "free_slot",
+    "move",
+]
+
 MAX_ATTEMPTS = 4  # operators tried for one slot before giving up (each attempt is one transaction)
-ALTERNATIVES = 3  # nearest free slots offered when a slot was just taken
-EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
-PHONE = re.compile(r"^\+?[0-9 ./()-]{6,40}$")
-STAFF_BOOKERS = frozenset({Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR})
 STAFF_MANAGERS = frozenset({Role.SWITCHBOARD, Role.COORDINATOR})  # may change any booking; operators their own
 # PostgreSQL: serialization failure and deadlock. A racing transaction may end with these instead of a conflict.
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
-
-
-class SlotTaken(Conflict):
-    """The slot was free a moment ago and is not now. ``alternatives``: the nearest free slots."""
-
-    code = "slot_taken"
-
-    def __init__(self, alternatives: Sequence[Slot], message: str = "this time was just taken") -> None:
-        super().__init__(message)
-        self.alternatives = list(alternatives)
-
-
-@dataclass(frozen=True)
-class BookingRequest:
-    """What a citizen (``staff`` None) or a staff member on a caller's behalf asks for."""
-
-    service: str  # slug or id
-    starts_at: datetime  # timezone-aware
-    mode: str  # a BookingMode value
-    citizen_name: str
-    citizen_email: str = ""
-    citizen_phone: str = ""
-    privacy_accepted: bool = False  # the citizen ticked the privacy notice (online)
-    verbal_consent: bool = False  # the caller consented on the phone (staff)
-    operator_id: str | None = None  # staff only: the chosen operator
-    staff: Staff | None = None
-    lang: str = "it"
 
 
 @dataclass(frozen=True)
@@ -114,110 +108,6 @@ class Links(Protocol):
 
 # Called inside the booking's transaction once its rows are added (e.g. to store an idempotent answer with it).
 InTransaction = Callable[[AsyncSession, Booked], Awaitable[None]]
-
-
-# --- validation ------------------------------------------------------------------------------------------------
-
-
-def validate_person(request: BookingRequest) -> None:
-    fields: dict[str, str] = {}
-    name, email, phone = request.citizen_name.strip(), request.citizen_email.strip(), request.citizen_phone.strip()
-    if not name:
-        fields["citizen_name"] = "required"
-    elif len(name) > MAX_NAME:
-        fields["citizen_name"] = "too_long"
-    if email and (len(email) > 254 or not EMAIL.match(email)):
-        fields["citizen_email"] = "invalid_email"
-    if phone and (sum(c.isdigit() for c in phone) < 6 or not PHONE.match(phone)):
-        fields["citizen_phone"] = "invalid_phone"
-    if not email and not phone:
-        fields["citizen_email"] = "email_or_phone_required"
-    if request.staff is None and not request.privacy_accepted:
-        fields["privacy_accepted"] = "required"
-    if request.staff is not None and not request.verbal_consent:
-        fields["verbal_consent"] = "required"
-    if request.staff is None and request.operator_id:
-        fields["operator_id"] = "staff_only"
-    if request.staff is not None and request.staff.role not in STAFF_BOOKERS:
-        raise Forbidden("this role cannot book sessions")
-    if fields:
-        raise InvalidInput("the booking is not valid", fields)
-
-
-def _check_service(service: Service, request: BookingRequest) -> BookingMode:
-    if request.staff is None and not service.bookable_online:
-        raise NotFound("this service cannot be booked online")
-    offered = {m.strip() for m in service.modes.split(",")}
-    if request.mode not in offered or request.mode not in {m.value for m in BookingMode}:
-        raise InvalidInput("this service does not offer that mode", {"mode": "not_offered"})
-    return BookingMode(request.mode)
-
-
-def _check_time(service: Service, start: datetime, now: datetime) -> None:
-    if start.tzinfo is None:
-        raise InvalidInput("the time needs a time zone", {"starts_at": "naive"})
-    if start <= now:
-        raise InvalidInput("this time has passed", {"starts_at": "in_the_past"})
-    if start < now + timedelta(minutes=service.min_notice_minutes):
-        raise InvalidInput("this time is too soon to book", {"starts_at": "too_soon"})
-    if local_day(start) >= local_day(now) + timedelta(days=service.horizon_days):
-        raise InvalidInput("booking for this day is not open yet", {"starts_at": "too_far"})
-
-
-async def alternatives(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    service: Service,
-    wanted: datetime,
-    now: datetime,
-    operator_id: str | None = None,
-    ignore_booking_id: str | None = None,
-) -> list[Slot]:
-    slots = await free_slots_for(
-        sessionmaker, service, now, operator_id=operator_id, ignore_booking_id=ignore_booking_id
-    )
-    return find_nearest(slots, wanted, ALTERNATIVES)
-
-
-async def _taken(
-    sessionmaker: async_sessionmaker[AsyncSession], service: Service, start: datetime, ignore: str | None
-) -> bool:
-    """Whether an active booking of the service covers ``start``: the slot existed and someone took it."""
-    async with sessionmaker() as db:
-        found = await db.scalar(
-            select(Booking.id)
-            .where(
-                Booking.service_id == service.id,
-                Booking.status == BookingStatus.ACTIVE,
-                Booking.starts_at <= start,
-                Booking.blocked_until > start,
-                Booking.id != (ignore or ""),
-            )
-            .limit(1)
-        )
-    return found is not None
-
-
-async def free_slot(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    service: Service,
-    start: datetime,
-    now: datetime,
-    operator_id: str | None = None,
-    ignore_booking_id: str | None = None,
-) -> Slot:
-    """The free slot starting at ``start`` (for ``operator_id`` if given); SlotTaken or InvalidInput otherwise.
-    ``ignore_booking_id``: the booking being moved (it blocks neither its new time nor its operator's cap)."""
-    _check_time(service, start, now)
-    day, ignore = local_day(start), ignore_booking_id
-    slots = await free_slots_for(
-        sessionmaker, service, now, operator_id=operator_id, first_day=day, days=1, ignore_booking_id=ignore
-    )
-    for slot in slots:
-        if slot.starts_at == start:
-            return slot
-    if await _taken(sessionmaker, service, start, ignore):
-        raise SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id, ignore))
-    raise InvalidInput("no session can be booked at this time", {"starts_at": "unavailable"})
 
 
 # --- book ------------------------------------------------------------------------------------------------------
@@ -278,7 +168,7 @@ async def book(
     Raises InvalidInput (400), NotFound (404), Forbidden (403) or SlotTaken (409)."""
     validate_person(request)
     service = await load_service(sessionmaker, request.service)
-    mode = _check_service(service, request)
+    mode = check_service(service, request)
     slot = await free_slot(sessionmaker, service, request.starts_at, now, request.operator_id)
     for operator_id in slot.operator_ids[:MAX_ATTEMPTS]:
         booked, consultation = _rows(service, request, mode, operator_id, now)

@@ -1,0 +1,155 @@
+"""Checks before a booking is written: who and how (the person, consent, the mode), and when (the slot is on the
+free grid). Raised errors: InvalidInput (400), NotFound (404), Forbidden (403), SlotTaken (409).
+
+The database stays the arbiter of races (see :mod:`scheduling.booking`): these checks say why a request cannot be
+booked, they do not promise that it will be.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from scheduling.availability import free_slots_for
+from scheduling.slots import Slot, find_nearest, local_day
+from server.errors import Conflict, Forbidden, InvalidInput, NotFound
+from server.models import Booking, BookingMode, BookingStatus, Role, Service, Staff
+
+MAX_NAME = 200
+ALTERNATIVES = 3  # nearest free slots offered when a slot was just taken
+EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+PHONE = re.compile(r"^\+?[0-9 ./()-]{6,40}$")
+STAFF_BOOKERS = frozenset({Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR})
+
+
+class SlotTaken(Conflict):
+    """The slot was free a moment ago and is not now. ``alternatives``: the nearest free slots."""
+
+    code = "slot_taken"
+
+    def __init__(self, alternatives: Sequence[Slot], message: str = "this time was just taken") -> None:
+        super().__init__(message)
+        self.alternatives = list(alternatives)
+
+
+@dataclass(frozen=True)
+class BookingRequest:
+    """What a citizen (``staff`` None) or a staff member on a caller's behalf asks for."""
+
+    service: str  # slug or id
+    starts_at: datetime  # timezone-aware
+    mode: str  # a BookingMode value
+    citizen_name: str
+    citizen_email: str = ""
+    citizen_phone: str = ""
+    privacy_accepted: bool = False  # the citizen ticked the privacy notice (online)
+    verbal_consent: bool = False  # the caller consented on the phone (staff)
+    operator_id: str | None = None  # staff only: the chosen operator
+    staff: Staff | None = None
+    lang: str = "it"
+
+
+def validate_person(request: BookingRequest) -> None:
+    fields: dict[str, str] = {}
+    name, email, phone = request.citizen_name.strip(), request.citizen_email.strip(), request.citizen_phone.strip()
+    if not name:
+        fields["citizen_name"] = "required"
+    elif len(name) > MAX_NAME:
+        fields["citizen_name"] = "too_long"
+    if email and (len(email) > 254 or not EMAIL.match(email)):
+        fields["citizen_email"] = "invalid_email"
+    if phone and (sum(c.isdigit() for c in phone) < 6 or not PHONE.match(phone)):
+        fields["citizen_phone"] = "invalid_phone"
+    if not email and not phone:
+        fields["citizen_email"] = "email_or_phone_required"
+    if request.staff is None and not request.privacy_accepted:
+        fields["privacy_accepted"] = "required"
+    if request.staff is not None and not request.verbal_consent:
+        fields["verbal_consent"] = "required"
+    if request.staff is None and request.operator_id:
+        fields["operator_id"] = "staff_only"
+    if request.staff is not None and request.staff.role not in STAFF_BOOKERS:
+        raise Forbidden("this role cannot book sessions")
+    if fields:
+        raise InvalidInput("the booking is not valid", fields)
+
+
+def check_service(service: Service, request: BookingRequest) -> BookingMode:
+    if request.staff is None and not service.bookable_online:
+        raise NotFound("this service cannot be booked online")
+    offered = {m.strip() for m in service.modes.split(",")}
+    if request.mode not in offered or request.mode not in {m.value for m in BookingMode}:
+        raise InvalidInput("this service does not offer that mode", {"mode": "not_offered"})
+    return BookingMode(request.mode)
+
+
+def _check_time(service: Service, start: datetime, now: datetime) -> None:
+    if start.tzinfo is None:
+        raise InvalidInput("the time needs a time zone", {"starts_at": "naive"})
+    if start <= now:
+        raise InvalidInput("this time has passed", {"starts_at": "in_the_past"})
+    if start < now + timedelta(minutes=service.min_notice_minutes):
+        raise InvalidInput("this time is too soon to book", {"starts_at": "too_soon"})
+    if local_day(start) >= local_day(now) + timedelta(days=service.horizon_days):
+        raise InvalidInput("booking for this day is not open yet", {"starts_at": "too_far"})
+
+
+async def alternatives(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    wanted: datetime,
+    now: datetime,
+    operator_id: str | None = None,
+    ignore_booking_id: str | None = None,
+) -> list[Slot]:
+    slots = await free_slots_for(
+        sessionmaker, service, now, operator_id=operator_id, ignore_booking_id=ignore_booking_id
+    )
+    return find_nearest(slots, wanted, ALTERNATIVES)
+
+
+async def _taken(
+    sessionmaker: async_sessionmaker[AsyncSession], service: Service, start: datetime, ignore: str | None
+) -> bool:
+    """Whether an active booking of the service covers ``start``: the slot existed and someone took it."""
+    async with sessionmaker() as db:
+        found = await db.scalar(
+            select(Booking.id)
+            .where(
+                Booking.service_id == service.id,
+                Booking.status == BookingStatus.ACTIVE,
+                Booking.starts_at <= start,
+                Booking.blocked_until > start,
+                Booking.id != (ignore or ""),
+            )
+            .limit(1)
+        )
+    return found is not None
+
+
+async def free_slot(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    start: datetime,
+    now: datetime,
+    operator_id: str | None = None,
+    ignore_booking_id: str | None = None,
+) -> Slot:
+    """The free slot starting at ``start`` (for ``operator_id`` if given); SlotTaken or InvalidInput otherwise.
+    ``ignore_booking_id``: the booking being moved (it blocks neither its new time nor its operator's cap)."""
+    _check_time(service, start, now)
+    day, ignore = local_day(start), ignore_booking_id
+    slots = await free_slots_for(
+        sessionmaker, service, now, operator_id=operator_id, first_day=day, days=1, ignore_booking_id=ignore
+    )
+    for slot in slots:
+        if slot.starts_at == start:
+            return slot
+    if await _taken(sessionmaker, service, start, ignore):
+        raise SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id, ignore))
+    raise InvalidInput("no session can be booked at this time", {"starts_at": "unavailable"})
