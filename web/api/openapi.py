@@ -123,70 +123,70 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _paths() -> dict[str, Any]:
-    slug = {"name": "slug", "in": "path", "required": True, "schema": STRING}
+def _services_operation() -> dict[str, Any]:
+    services = {"type": "object", "properties": {"services": {"type": "array", "items": _ref("Service")}}}
     return {
-        "/api/v1/services": {
-            "get": {
-                "operationId": "listServices",
-                "summary": "The services open to booking (all services for a staff session)",
-                "responses": {
-                    "200": _json(
-                        {"type": "object", "properties": {"services": {"type": "array", "items": _ref("Service")}}},
-                        "The services",
-                    ),
-                    "429": _limited(f"More than {SLOT_QUERIES_PER_MINUTE} queries a minute from this address"),
-                },
-            }
+        "operationId": "listServices",
+        "summary": "The services open to booking (all services for a staff session)",
+        "responses": {
+            "200": _json(services, "The services"),
+            "429": _limited(f"More than {SLOT_QUERIES_PER_MINUTE} queries a minute from this address"),
         },
-        "/api/v1/services/{slug}/slots": {
-            "get": {
-                "operationId": "listSlots",
-                "summary": "Free slots of a service, soonest first",
-                "parameters": [
-                    slug,
-                    {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                    {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}},
-                ],
-                "responses": {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "service": STRING,
-                                "timezone": {"type": "string", "const": "Europe/Rome"},
-                                "slots": {"type": "array", "items": _ref("Slot")},
-                            },
-                        },
-                        "The free slots",
-                    ),
-                    "400": _error("A malformed query"),
-                    "404": _error("No such service (or not bookable online)"),
-                    "429": _limited(f"More than {SLOT_QUERIES_PER_MINUTE} queries a minute from this address"),
-                },
-            }
+    }
+
+
+def _slots_operation() -> dict[str, Any]:
+    answer = {
+        "type": "object",
+        "properties": {
+            "service": STRING,
+            "timezone": {"type": "string", "const": "Europe/Rome"},
+            "slots": {"type": "array", "items": _ref("Slot")},
         },
+    }
+    return {
+        "operationId": "listSlots",
+        "summary": "Free slots of a service, soonest first",
+        "parameters": [
+            {"name": "slug", "in": "path", "required": True, "schema": STRING},
+            {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+            {"name": "days", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}},
+        ],
+        "responses": {
+            "200": _json(answer, "The free slots"),
+            "400": _error("A malformed query"),
+            "404": _error("No such service (or not bookable online)"),
+            "429": _limited(f"More than {SLOT_QUERIES_PER_MINUTE} queries a minute from this address"),
+        },
+    }
+
+
+def _cancel_operation() -> dict[str, Any]:
+    return {
+        "operationId": "cancelBooking",
+        "summary": "Cancel a booking with its manage link's token (idempotent)",
+        "parameters": [{"name": "manage_token", "in": "path", "required": True, "schema": STRING}],
+        "responses": {
+            "200": _json({"type": "object", "properties": {"booking": _ref("Booking")}}, "Cancelled"),
+            "404": _error("No such booking"),
+            "409": _error("The session has already started"),
+            "429": _limited(f"More than {BOOKINGS_PER_MINUTE} booking requests a minute from this address"),
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    openapi = {
+        "operationId": "openapi",
+        "summary": "This document",
+        "responses": {"200": _json({"type": "object"}, "The OpenAPI document")},
+    }
+    return {
+        "/api/v1/services": {"get": _services_operation()},
+        "/api/v1/services/{slug}/slots": {"get": _slots_operation()},
         "/api/v1/bookings": {"post": _book_operation()},
-        "/api/v1/bookings/{manage_token}": {
-            "delete": {
-                "operationId": "cancelBooking",
-                "summary": "Cancel a booking with its manage link's token (idempotent)",
-                "parameters": [{"name": "manage_token", "in": "path", "required": True, "schema": STRING}],
-                "responses": {
-                    "200": _json({"type": "object", "properties": {"booking": _ref("Booking")}}, "Cancelled"),
-                    "404": _error("No such booking"),
-                    "409": _error("The session has already started"),
-                    "429": _limited(f"More than {BOOKINGS_PER_MINUTE} booking requests a minute from this address"),
-                },
-            }
-        },
-        "/api/v1/openapi.json": {
-            "get": {
-                "operationId": "openapi",
-                "summary": "This document",
-                "responses": {"200": _json({"type": "object"}, "The OpenAPI document")},
-            }
-        },
+        "/api/v1/bookings/{manage_token}": {"delete": _cancel_operation()},
+        "/api/v1/openapi.json": {"get": openapi},
     }
 
 
