@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+import scheduling.jobs
 import signaling
 import web as web_ui
 from server.db import database_ctx
@@ -24,4 +25,5 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(database_ctx)
     signaling.setup(app)
     web_ui.setup(app)
+    app.cleanup_ctx.append(scheduling.jobs.jobs_ctx)
     return app

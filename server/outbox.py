@@ -1,5 +1,6 @@
-"""Outgoing email. With no SMTP server configured (the embedded default) messages stay in the outbox table,
-where staff can read them, so nothing is lost; SMTP delivery arrives with the scheduling issue."""
+"""Outgoing email. Rows added here are delivered by the outbox sender (:mod:`scheduling.jobs`): through SMTP
+when ``smtp_host`` is set, else kept in the outbox table (status KEPT), where staff can read them, so nothing is
+lost. Booking emails are queued by :mod:`scheduling.notify`."""
 
 from __future__ import annotations
 
