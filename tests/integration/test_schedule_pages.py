@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -267,8 +268,13 @@ def slots_in(html: str) -> list[str]:
     return SLOT.findall(html)
 
 
-async def public_form(client: Client, slug: str = "emergenza") -> tuple[str, list[str]]:
-    page = await client.get(f"/book/{slug}")
+def tomorrow() -> str:
+    """Tomorrow in Rome: a whole day of free slots, whatever the hour the test runs at."""
+    return (datetime.now(ZoneInfo("Europe/Rome")).date() + timedelta(days=1)).isoformat()
+
+
+async def public_form(client: Client, slug: str = "emergenza", day: str = "") -> tuple[str, list[str]]:
+    page = await client.get(f"/book/{slug}" + (f"?day={day}" if day else ""))
     assert page.status == 200
     html = await page.text()
     return csrf_from(html), slots_in(html)
@@ -312,11 +318,11 @@ async def test_a_citizen_books_on_the_public_page(client: Client) -> None:
 async def test_the_citizen_reschedules_from_the_manage_link(client: Client) -> None:
     await make_service(client)
     await make_staff(client.app, role=Role.OPERATOR)
-    csrf, slots = await public_form(client)
+    csrf, slots = await public_form(client, day=tomorrow())
     done = await (await client.post("/book/emergenza", data=citizen(csrf, slots[0]))).text()
     manage = MANAGE.search(done)
     assert manage
-    page = await (await client.get(manage.group(1))).text()
+    page = await (await client.get(f"{manage.group(1)}?day={tomorrow()}")).text()
     later = [s for s in slots_in(page) if s != slots[0]][2]
     moved = await client.post(manage.group(1) + "/move", data={"csrf_token": csrf_from(page), "slot": later})
     assert moved.status == 200
@@ -345,7 +351,7 @@ async def test_a_bad_public_form_says_what_to_fix_and_writes_nothing(client: Cli
 async def test_a_slot_just_taken_shows_the_nearest_free_slots(client: Client) -> None:
     await make_service(client)
     await make_staff(client.app, role=Role.OPERATOR)  # one operator: one booking fills a slot
-    csrf, slots = await public_form(client)
+    csrf, slots = await public_form(client, day=tomorrow())
     first = await client.post("/book/emergenza", data=citizen(csrf, slots[1]))
     assert first.status == 201
     second = await client.post("/book/emergenza", data=citizen(csrf, slots[1], citizen_name="Anna"))
@@ -353,7 +359,8 @@ async def test_a_slot_just_taken_shows_the_nearest_free_slots(client: Client) ->
     html = await second.text()
     assert "qualcuno ha appena prenotato" in html and "orari liberi più vicini" in html
     assert 'value="Anna"' in html and "Non è possibile" not in html
-    assert slots[1] not in slots_in(html.split("<details>")[0]) and slots[0] in html
+    nearest = slots_in(html.split('id="nearest"')[1].split("Oppure scegli un altro giorno")[0])
+    assert slots[1] not in nearest and {slots[0], slots[2]} <= set(nearest)
     assert await count(client, Booking) == 1
 
 
@@ -393,16 +400,23 @@ async def test_the_agenda_shows_bookings_and_the_join_button_opens_shortly_befor
     await make_service(client)
     operator = await make_staff(client.app, role=Role.OPERATOR)
     csrf, slots = await public_form(client)
+    _, later = await public_form(client, day=tomorrow())
     assert (await client.post("/book/emergenza", data=citizen(csrf, slots[0]))).status == 201
-    assert (await client.post("/book/emergenza", data=citizen(csrf, slots[-1], citizen_name="Tardi"))).status == 201
+    assert (await client.post("/book/emergenza", data=citizen(csrf, later[-1], citizen_name="Tardi"))).status == 201
     staff_csrf = await login(client, operator)
     async with client.app[sessionmaker_key]() as db:
         soon, late = list(await db.scalars(select(Booking).order_by(Booking.starts_at)))
-    week = await (await client.get(f"/console/agenda?view=week&day={late.starts_at.date().isoformat()}")).text()
+    week = await (await client.get(f"/console/agenda?view=week&day={tomorrow()}")).text()
     assert "Tardi" in week and "Si apre alle" in week and "ora di Roma" in week
-    day = await (await client.get(f"/console/agenda?day={soon.starts_at.astimezone().date().isoformat()}")).text()
-    if soon.starts_at - timedelta(minutes=15) <= datetime.now(UTC):
-        assert f'href="/console/consultations/{soon.consultation_id}"' in day
+    # The clock, controlled: the first session started a minute ago, so its join button is a live link.
+    async with client.app[sessionmaker_key].begin() as db:
+        started = await db.get(Booking, soon.id)
+        assert started is not None
+        started.starts_at = datetime.now(UTC) - timedelta(minutes=1)
+        started.ends_at = started.starts_at + timedelta(minutes=45)
+        started.blocked_until = started.ends_at + timedelta(minutes=15)
+    today = await (await client.get("/console/agenda")).text()
+    assert f'href="/console/consultations/{soon.consultation_id}"' in today
     cancelled = await client.post(f"/console/agenda/{late.id}/cancel", data={"csrf_token": staff_csrf})
     assert cancelled.status == 200 and "Colloquio annullato" in await cancelled.text()
     async with client.app[sessionmaker_key]() as db:
@@ -414,13 +428,13 @@ async def test_the_agenda_shows_bookings_and_the_join_button_opens_shortly_befor
 async def test_the_operator_moves_a_session_and_books_a_follow_up(client: Client) -> None:
     await make_service(client)
     operator = await make_staff(client.app, role=Role.OPERATOR)
-    csrf, slots = await public_form(client)
+    csrf, slots = await public_form(client, day=tomorrow())
     assert (await client.post("/book/emergenza", data=citizen(csrf, slots[3]))).status == 201
     staff_csrf = await login(client, operator)
     async with client.app[sessionmaker_key]() as db:
         booking = await db.scalar(select(Booking))
     assert booking is not None
-    page = await (await client.get(f"/console/agenda/{booking.id}/move")).text()
+    page = await (await client.get(f"/console/agenda/{booking.id}/move?day={tomorrow()}")).text()
     target = slots_in(page)[5]
     moved = await client.post(f"/console/agenda/{booking.id}/move", data={"csrf_token": staff_csrf, "slot": target})
     assert moved.status == 200 and "Colloquio spostato" in await moved.text()

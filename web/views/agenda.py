@@ -23,7 +23,7 @@ from server.settings import Settings
 from web.guard import checked_form
 from web.i18n import negotiate
 from web.render import see_other
-from web.views.booking_support import PageLinks, by_day, parse_instant
+from web.views.booking_support import PageLinks, by_day, choose_day, parse_instant
 from web.views.schedule_common import ROME, page, parse_date, require_role, today_rome
 
 AGENDA_ROLES = (Role.OPERATOR, Role.COORDINATOR)
@@ -124,7 +124,13 @@ async def _move_page(
     slots = await free_slots_for(
         sessionmaker, service, now, operator_id=booking.operator_id, days=MOVE_DAYS, ignore_booking_id=booking.id
     )
-    context = {"booking": booking, "service": service, "days": by_day(slots), "error": error, "taken": taken}
+    context = {
+        "booking": booking,
+        "service": service,
+        "choice": choose_day(by_day(slots), request.query.get("day")),
+        "error": error,
+        "taken": taken,
+    }
     return page("agenda_move.html", request, context, status=status)
 
 

@@ -21,7 +21,7 @@ from server.models import Booking, BookingStatus, Service, utcnow
 from web.i18n import negotiate
 from web.render import see_other
 from web.views import settings_store as store
-from web.views.booking_support import PageLinks, by_day, field_errors, parse_instant
+from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, parse_instant
 from web.views.schedule_common import checked_public_form, issue_public_csrf, page, public_token
 
 PERSON = ("citizen_name", "citizen_email", "citizen_phone")
@@ -60,7 +60,7 @@ async def _slots_page(
     slots = await free_slots_for(request.app[sessionmaker_key], service, utcnow())
     context = {
         "service": service,
-        "days": by_day(slots),
+        "choice": choose_day(by_day(slots), request.query.get("day"), values.get("slot")),
         "nearest": by_day(nearest or []),
         "values": values,
         "errors": errors or {},
@@ -142,7 +142,7 @@ async def _manage_page(
         "service": service,
         "active": active,
         "cancelled": booking.status == BookingStatus.CANCELLED,
-        "days": by_day(slots, limit_days=7),
+        "choice": choose_day(by_day(slots), request.query.get("day")),
         "nearest": by_day(nearest or []),
         "notice": notice,
         "error": error,

@@ -46,6 +46,25 @@ class SlotDay:
     slots: list[SlotChoice]
 
 
+@dataclass(frozen=True)
+class DayChoice:
+    """The free days (for the day links) and the one whose slots the page shows."""
+
+    days: list[SlotDay]
+    chosen: SlotDay | None
+
+
+def choose_day(days: list[SlotDay], *wanted: object) -> DayChoice:
+    """The first of ``wanted`` (a ``YYYY-MM-DD`` or a posted slot value) that is a free day, else the soonest."""
+    for raw in wanted:
+        instant = parse_instant(raw)
+        text = local(instant).date().isoformat() if instant else str(raw or "")[:10]
+        for day in days:
+            if text and day.day.isoformat() == text:
+                return DayChoice(days, day)
+    return DayChoice(days, days[0] if days else None)
+
+
 def slot_value(slot: Slot) -> str:
     return slot.starts_at.isoformat()
 
@@ -54,7 +73,7 @@ def by_day(slots: Sequence[Slot], *, limit_days: int = DAYS_SHOWN) -> list[SlotD
     """Slots grouped by their Europe/Rome day, soonest first."""
     days: list[SlotDay] = []
     for slot in slots:
-        start = local(slot.starts_at)
+        start = local(slot.starts_at)  # grouped by the Rome day (the posted UTC value may be the day before)
         if not days or days[-1].day != start.date():
             if len(days) == limit_days:
                 break
@@ -77,7 +96,9 @@ def parse_instant(raw: object) -> datetime | None:
 
 
 def group_token(token: str, size: int = 4) -> list[str]:
-    """A link's token in groups of ``size`` characters, easier to dictate on the phone."""
+    """A link's token in groups, easier to dictate on the phone: its own dash-separated groups, if it has them."""
+    if "-" in token:
+        return [part for part in token.split("-") if part]
     return [token[i : i + size] for i in range(0, len(token), size)]
 
 

@@ -21,7 +21,7 @@ from server.models import Role, Service, Staff, utcnow
 from web.guard import checked_form
 from web.i18n import negotiate
 from web.views import settings_store as store
-from web.views.booking_support import PageLinks, by_day, field_errors, group_token, parse_instant
+from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, group_token, parse_instant
 from web.views.schedule_common import page, require_role
 
 BOOKERS = (Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR)
@@ -57,11 +57,12 @@ async def _form_page(
     days: list[Any] = []
     if service is not None:
         days = by_day(await free_slots_for(sessionmaker, service, utcnow(), operator_id=operator_id))
-    ids = {op for day in days for slot in day.slots for op in slot.operators}
+    choice = choose_day(days, request.query.get("day"), values.get("slot"))
+    ids = {op for slot in (choice.chosen.slots if choice.chosen else []) for op in slot.operators}
     context = {
         "services": services,
         "service": service,
-        "days": days,
+        "choice": choice,
         "operators": sorted((await _operator_names(request, ids)).items(), key=lambda item: item[1]),
         "values": values,
         "errors": errors or {},
