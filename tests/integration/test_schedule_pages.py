@@ -27,6 +27,7 @@ from server.models import (
     Staff,
 )
 from tests.factories import csrf_from, login, make_staff
+from web.api.ratelimit import Rate, limiter_key
 
 Client = TestClient[Any, Any]
 
@@ -467,3 +468,23 @@ async def test_operators_cannot_cancel_each_others_sessions(client: Client) -> N
         booking = await db.scalar(select(Booking))
     assert booking is not None
     assert (await client.get(f"/console/agenda/{booking.id}/move")).status == 403
+
+
+async def test_public_booking_is_rate_limited_and_speaks_english(client: Client) -> None:
+    await make_service(client)
+    await make_staff(client.app, role=Role.OPERATOR)
+    client.app[limiter_key].limits["booking"] = Rate.of(1)
+    csrf, slots = await public_form(client)
+    english = await (await client.get("/book/emergenza?lang=en")).text()
+    assert "Times in Rome time (Europe/Rome)." in english and "Book: Emergenza psicologica" in english
+    data = citizen(csrf, slots[0], citizen_name="")
+    assert (await client.post("/book/emergenza", data=data)).status == 400
+    limited = await client.post("/book/emergenza", data=data)
+    assert limited.status == 429 and "Retry-After" in limited.headers
+    assert await count(client, Booking) == 0
+
+
+async def test_an_unknown_manage_link_is_a_calm_404(client: Client) -> None:
+    response = await client.get("/booking/not-a-real-token")
+    assert response.status == 404
+    assert 'class="card narrow"' in await response.text()  # the error page, not a stack trace

@@ -18,6 +18,7 @@ from server.errors import Conflict, InvalidInput, NotFound
 from server.keys import sessionmaker_key, settings_key
 from server.links import absolute, join_url
 from server.models import Booking, BookingStatus, Service, utcnow
+from web.api.ratelimit import limiter_key
 from web.i18n import negotiate
 from web.render import see_other
 from web.views import settings_store as store
@@ -80,8 +81,14 @@ def _typed(form: MultiDictProxy[Any]) -> dict[str, Any]:
     return values
 
 
+def _limit(request: web.Request) -> None:
+    """The public API's per-address brake on bookings, for the plain forms too (429 is a calm page)."""
+    request.app[limiter_key].check("booking", request.remote)
+
+
 async def submit(request: web.Request) -> web.StreamResponse:
     form = await checked_public_form(request)
+    _limit(request)
     bookable = await _bookable(request, request.match_info["slug"])
     values = _typed(form)
     starts_at = parse_instant(values["slot"])
@@ -160,6 +167,7 @@ async def manage(request: web.Request) -> web.StreamResponse:
 
 async def manage_cancel(request: web.Request) -> web.StreamResponse:
     await checked_public_form(request)
+    _limit(request)
     token = request.match_info["token"]
     sessionmaker = request.app[sessionmaker_key]
     try:
@@ -175,6 +183,7 @@ async def manage_cancel(request: web.Request) -> web.StreamResponse:
 
 async def manage_move(request: web.Request) -> web.StreamResponse:
     form = await checked_public_form(request)
+    _limit(request)
     token = request.match_info["token"]
     sessionmaker = request.app[sessionmaker_key]
     starts_at = parse_instant(form.get("slot"))
