@@ -23,6 +23,7 @@ aware datetimes, and the benchmark (30 operators, 60 days, 2,000 bookings) must 
 from __future__ import annotations
 
 import functools
+import math
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ def free_slots(
     least loaded first: fewest bookings that day, then least busy time overall, then id, so that assignment is fair
     and deterministic.
     """
-    now_s = _epoch(now)
+    now_s = _epoch(now, up=True)
     today = now.astimezone(ROME).date()
     start_day = max(first_day or today, today)
     end_day = today + timedelta(days=rules.horizon_days)
@@ -134,10 +135,13 @@ def to_utc(day: date, wall: time) -> datetime:
 # --- internals -------------------------------------------------------------------------------------------------
 
 
-def _epoch(instant: datetime) -> int:
+def _epoch(instant: datetime, *, up: bool = False) -> int:
+    """Whole epoch seconds, rounded down (or ``up``): busy time and ``now`` round outwards, so a fraction of a
+    second never lets a slot start inside a busy interval or before its notice."""
     if instant.tzinfo is None or instant.utcoffset() is None:
         raise ValueError("naive datetime: instants must be timezone-aware")
-    return int(instant.timestamp())
+    seconds = instant.timestamp()
+    return math.ceil(seconds) if up else math.floor(seconds)
 
 
 @functools.lru_cache(maxsize=8192)
@@ -208,7 +212,7 @@ class _Prepared:
 
     @classmethod
     def of(cls, schedule: OperatorSchedule) -> _Prepared:
-        busy = _merge((_epoch(s), _epoch(e)) for s, e in schedule.busy if e > s)
+        busy = _merge((_epoch(s), _epoch(e, up=True)) for s, e in schedule.busy if e > s)
         total = sum(e - s for s, e in busy)
         return cls(schedule, [s for s, _ in busy], [e for _, e in busy], total)
 
@@ -224,10 +228,25 @@ class _Prepared:
             intervals = _subtract(intervals, _day_intervals(day, [a for a in absences if a is not None]))
         return intervals
 
-    def is_busy(self, start: int, end: int) -> bool:
-        """Whether [start, end) overlaps a busy interval: the first busy interval ending after ``start``."""
-        i = bisect_right(self.busy_ends, start)
-        return i < len(self.busy_starts) and self.busy_starts[i] < end
+    def free_starts(self, day: date, starts: Sequence[int], session: int, step: int) -> list[int]:
+        """Those of ``starts`` (sorted) whose session fits in the day's availability and whose session plus
+        buffer overlaps no busy interval: the first busy interval ending after the start must begin after
+        ``start + step``. Bisection keeps this O(starts x log bookings)."""
+        avail = self.available(day)
+        if not avail:
+            return []
+        avail_starts = [s for s, _ in avail]
+        busy_starts, busy_ends, count = self.busy_starts, self.busy_ends, len(self.busy_starts)
+        free = []
+        for start in starts:
+            i = bisect_right(avail_starts, start) - 1
+            if i < 0 or avail[i][1] < start + session:
+                continue
+            j = bisect_right(busy_ends, start)
+            if j < count and busy_starts[j] < start + step:
+                continue
+            free.append(start)
+        return free
 
 
 def _day_slots(
@@ -256,13 +275,6 @@ def _day_slots(
         cap = op.schedule.daily_cap
         if cap is not None and booked >= cap:
             continue
-        avail = op.available(day)
-        if not avail:
-            continue
-        avail_starts = [s for s, _ in avail]
         key = (booked, op.total_busy, op.schedule.operator_id)
-        for start in starts:
-            i = bisect_right(avail_starts, start) - 1
-            if i < 0 or avail[i][1] < start + session or op.is_busy(start, start + step):
-                continue
+        for start in op.free_starts(day, starts, session, step):
             found.setdefault(start, {})[op.schedule.operator_id] = key
