@@ -12,7 +12,8 @@ are made explicit here, once:
 - an operator with no weekly availability rows is available whenever the service is open (nobody has to enter
   availability just to be bookable);
 - busy time is every active booking of the operator, in any service ([starts_at, blocked_until), so the buffer is
-  kept), and the daily cap counts those bookings per Europe/Rome day.
+  kept), and every team meeting the operator is invited to; the daily cap counts the bookings (not the meetings)
+  per Europe/Rome day.
 """
 
 from __future__ import annotations
@@ -26,10 +27,20 @@ import holidays
 from sqlalchemy import or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from scheduling.series import occurrences
 from scheduling.slots import OperatorSchedule, Ranges, ServiceRules, Slot, free_slots, local_day, to_utc
 from server.errors import NotFound
 from server.models import Booking, BookingStatus, Role, Service, Staff
-from server.models.scheduling import Availability, AvailabilityOverride, Closure, OpeningHours, OverrideKind
+from server.models.scheduling import (
+    Availability,
+    AvailabilityOverride,
+    Closure,
+    MeetingSeries,
+    OpeningHours,
+    OverrideKind,
+    SeriesException,
+    SeriesInvitee,
+)
 
 DEFAULT_OPENING: dict[int, Ranges] = {weekday: ((time(9, 30), time(18, 0)),) for weekday in range(6)}
 
@@ -69,7 +80,8 @@ async def load_inputs(
         weekly = await _weekly(db, ids)
         absences, extra = await _overrides(db, ids, first, last)
         bookings = await _bookings(db, ids, first, last, ignore_booking_id)
-    busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+        meetings = await _meetings(db, ids, first, last)
+    busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list, meetings)
     booked: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for operator, starts_at, blocked_until in bookings:
         busy[operator].append((starts_at, blocked_until))
@@ -189,8 +201,7 @@ async def _bookings(
     db: AsyncSession, ids: Sequence[str], first: date, last: date, ignore: str | None
 ) -> list[tuple[str, datetime, datetime]]:
     """Active bookings of these operators (any service) that touch the local days ``first`` .. ``last``."""
-    since = to_utc(first, time(0)) - timedelta(days=1)
-    until = to_utc(last, time(0)) + timedelta(days=2)
+    since, until = _window(first, last)
     rows = await db.execute(
         select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
             Booking.operator_id.in_(ids),
@@ -201,3 +212,28 @@ async def _bookings(
         )
     )
     return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in rows]
+
+
+def _window(first: date, last: date) -> tuple[datetime, datetime]:
+    """UTC bounds safely around the local days ``first`` .. ``last``."""
+    return to_utc(first, time(0)) - timedelta(days=1), to_utc(last, time(0)) + timedelta(days=2)
+
+
+async def _meetings(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """The team-meeting occurrences (skips and moves applied) each operator is invited to, as busy time."""
+    since, until = _window(first, last)
+    invited = (
+        await db.execute(
+            select(SeriesInvitee.staff_id, MeetingSeries)
+            .join(MeetingSeries)
+            .where(SeriesInvitee.staff_id.in_(ids), MeetingSeries.starts_at < until)
+        )
+    ).all()
+    series_ids = {row.id for _, row in invited}
+    exceptions = list(await db.scalars(select(SeriesException).where(SeriesException.series_id.in_(series_ids))))
+    busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for staff_id, row in invited:
+        busy[staff_id] += [(o.starts_at, o.ends_at) for o in occurrences(row, exceptions, since, until)]
+    return dict(busy)

@@ -16,7 +16,16 @@ from scheduling.slots import ROME, Slot
 from server.errors import NotFound
 from server.keys import sessionmaker_key
 from server.models import Booking, BookingChannel, BookingMode, BookingStatus, Role, Service, Staff
-from server.models.scheduling import Availability, AvailabilityOverride, Closure, OpeningHours, OverrideKind
+from server.models.scheduling import (
+    Availability,
+    AvailabilityOverride,
+    Closure,
+    MeetingSeries,
+    OpeningHours,
+    OverrideKind,
+    SeriesException,
+    SeriesInvitee,
+)
 from tests.factories import make_staff
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # Monday 30 November 2026, 07:00 in Rome
@@ -188,3 +197,24 @@ async def test_a_booking_being_moved_neither_blocks_nor_counts(client: Client) -
     assert await free_slots_for(maker, service, NOW, first_day=TUESDAY, days=1) == []  # the cap is reached
     slots = await free_slots_for(maker, service, NOW, first_day=TUESDAY, days=1, ignore_booking_id=moving.id)
     assert len(local_times(slots, TUESDAY)) == 8
+
+
+async def test_team_meetings_are_busy_time(client: Client) -> None:
+    maker = sm(client)
+    service = await add_service(maker)
+    operator = await add_operator(client)
+    other = await add_operator(client)
+    ten = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesdays 10:00-11:30 in Rome
+    async with maker.begin() as db:
+        series = MeetingSeries(
+            title="Supervisione", rrule="FREQ=WEEKLY", starts_at=ten, minutes=90, created_by=other.id
+        )
+        db.add(series)
+        await db.flush()
+        db.add(SeriesInvitee(series_id=series.id, staff_id=operator.id))
+        db.add(SeriesException(series_id=series.id, original_start=ten + timedelta(days=14), moved_to=None))
+    slots = await free_slots_for(maker, service, NOW, operator_id=operator.id, first_day=TUESDAY, days=15)
+    assert local_times(slots, TUESDAY) == ["11:30", "12:30", "13:30", "14:30", "15:30", "16:30"]
+    assert len(local_times(slots, date(2026, 12, 15))) == 8  # that occurrence is skipped
+    others = await free_slots_for(maker, service, NOW, operator_id=other.id, first_day=TUESDAY, days=1)
+    assert len(others) == 8  # the organiser is not invited
