@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from scheduling import series
 from server.keys import sessionmaker_key
 from server.models import (
     AuditEvent,
@@ -488,3 +489,22 @@ async def test_an_unknown_manage_link_is_a_calm_404(client: Client) -> None:
     response = await client.get("/booking/not-a-real-token")
     assert response.status == 404
     assert 'class="card narrow"' in await response.text()  # the error page, not a stack trace
+
+
+async def test_the_agenda_shows_team_meetings_and_the_coordinator_sees_an_operators_agenda(client: Client) -> None:
+    await make_service(client)
+    operator = await make_staff(client.app, role=Role.OPERATOR, name="Dott. Gialli")
+    csrf, slots = await public_form(client, day=tomorrow())
+    assert (await client.post("/book/emergenza", data=citizen(csrf, slots[12]))).status == 201  # at noon
+    coordinator, _ = await coordinator_login(client)
+    first = datetime.combine(date.fromisoformat(tomorrow()), time(8, 0), ZoneInfo("Europe/Rome"))
+    await series.create_series(
+        client.app[sessionmaker_key], title="Supervisione di gruppo", rrule="FREQ=WEEKLY", starts_at=first,
+        minutes=90, created_by=coordinator.id, invitees=[operator.id],
+    )  # fmt: skip
+    html = await (await client.get(f"/console/agenda?day={tomorrow()}&operator={operator.id}")).text()
+    assert "Luca" in html and "Supervisione di gruppo" in html
+    assert html.index("Supervisione di gruppo") < html.index("Luca")  # in time order: 08:00 before the session
+    assert "/console/consultations/" not in html  # only the operator joins their own sessions
+    own = await (await client.get(f"/console/agenda?day={tomorrow()}")).text()
+    assert "Luca" not in own and "Nessun colloquio." in own

@@ -16,15 +16,17 @@ from scheduling import booking as booking_domain
 from scheduling import series
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import ByStaff, SlotTaken
+from server.auth import SessionInfo
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
-from server.models import Booking, BookingStatus, Role, utcnow
+from server.models import Booking, BookingStatus, Role, Staff, utcnow
 from server.settings import Settings
 from web.guard import checked_form
 from web.i18n import negotiate
 from web.render import see_other
 from web.views.booking_support import PageLinks, by_day, choose_day, parse_instant
 from web.views.schedule_common import ROME, page, parse_date, require_role, today_rome
+from web.views.settings_store import list_operators
 
 AGENDA_ROLES = (Role.OPERATOR, Role.COORDINATOR)
 MOVE_DAYS = 14
@@ -32,9 +34,13 @@ MOVE_DAYS = 14
 
 @dataclass(frozen=True)
 class Entry:
-    booking: Booking
-    join: str  # "open", "too_early" or "over"
-    opens_at: datetime
+    """One line of the agenda: a booked session (with its join state) or a team meeting."""
+
+    starts_at: datetime
+    booking: Booking | None = None
+    meeting: series.Occurrence | None = None
+    join: str = ""  # "open", "too_early" or "over"
+    opens_at: datetime | None = None
 
 
 def join_state(booking: Booking, settings: Settings, now: datetime) -> tuple[str, datetime]:
@@ -68,6 +74,30 @@ async def _bookings(request: web.Request, staff_id: str, first: date, days: int)
         return list(rows)
 
 
+async def _entries(request: web.Request, staff_id: str, first: date, days: int) -> dict[date, list[Entry]]:
+    now, settings = utcnow(), request.app[settings_key]
+    entries: dict[date, list[Entry]] = {first + timedelta(days=i): [] for i in range(days)}
+    found = []
+    for row in await _bookings(request, staff_id, first, days):
+        state, opens = join_state(row, settings, now)
+        found.append(Entry(row.starts_at, booking=row, join=state, opens_at=opens))
+    start, end = _bounds(first, days)
+    for meeting in await series.occurrences_for_staff(request.app[sessionmaker_key], staff_id, start, end):
+        found.append(Entry(meeting.starts_at, meeting=meeting))
+    for entry in sorted(found, key=lambda e: e.starts_at):
+        entries.setdefault(entry.starts_at.astimezone(ROME).date(), []).append(entry)
+    return entries
+
+
+async def _whose(request: web.Request, session: SessionInfo) -> tuple[str, list[Staff]]:
+    """Whose agenda: one's own; the coordinator may pick an operator's."""
+    if session.staff.role != Role.COORDINATOR:
+        return session.staff.id, []
+    operators = await list_operators(request.app[sessionmaker_key])
+    wanted = request.query.get("operator", "")
+    return (wanted if any(op.id == wanted for op in operators) else session.staff.id), operators
+
+
 async def agenda(request: web.Request) -> web.StreamResponse:
     session = await require_role(request, *AGENDA_ROLES)
     view = "week" if request.query.get("view") == "week" else "day"
@@ -77,32 +107,27 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         day = today_rome()
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     days = 7 if view == "week" else 1
-    now, settings = utcnow(), request.app[settings_key]
-    entries: dict[date, list[Entry]] = {first + timedelta(days=i): [] for i in range(days)}
-    for row in await _bookings(request, session.staff.id, first, days):
-        state, opens = join_state(row, settings, now)
-        entries[row.starts_at.astimezone(ROME).date()].append(Entry(row, state, opens))
-    meetings: dict[date, list[series.Occurrence]] = {d: [] for d in entries}
-    start, end = _bounds(first, days)
-    for meeting in await series.occurrences_for_staff(request.app[sessionmaker_key], session.staff.id, start, end):
-        meetings.setdefault(meeting.starts_at.astimezone(ROME).date(), []).append(meeting)
+    whose, operators = await _whose(request, session)
     context = {
         "view": view,
         "day": day,
-        "days": entries,
-        "meetings": meetings,
+        "days": await _entries(request, whose, first, days),
+        "whose": whose,
+        "own": whose == session.staff.id,
+        "operators": operators,
         "previous": (first - timedelta(days=days)).isoformat(),
         "next": (first + timedelta(days=days)).isoformat(),
         "today": today_rome().isoformat(),
         "notice": request.query.get("done", ""),
-        "join_early": settings.join_early_minutes,
+        "join_early": request.app[settings_key].join_early_minutes,
     }
     return page("agenda.html", request, context)
 
 
 def _back(request: web.Request, booking: Booking, done: str) -> str:
     day = booking.starts_at.astimezone(ROME).date().isoformat()
-    return str(request.app.router["agenda"].url_for().with_query(day=day, done=done))
+    query = {"day": day, "done": done, "operator": booking.operator_id}
+    return str(request.app.router["agenda"].url_for().with_query(query))
 
 
 async def cancel(request: web.Request) -> web.StreamResponse:
