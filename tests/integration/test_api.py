@@ -4,6 +4,8 @@ for one slot, cancel and rebook, Idempotency-Key, rate limits, bad input, staff 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import AsyncIterator
 from datetime import time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -174,6 +176,8 @@ def _outside_hours(slots: list[Slot]) -> str:
         ("unknown_field", 400, "invalid_input", {"surname": "unknown"}),
         ("mode_not_offered", 400, "invalid_input", {"mode": "not_offered"}),
         ("huge_body", 413, "payload_too_large", None),
+        ("huge_chunked_body", 413, "payload_too_large", None),
+        ("chunked_body", 400, "invalid_input", {"citizen_email": "invalid_email"}),
         ("malformed_json", 400, "invalid_json", None),
         ("not_an_object", 400, "invalid_json", None),
     ],
@@ -201,6 +205,15 @@ async def test_bad_input_is_refused_and_nothing_is_written(
     }
     if case == "huge_body":
         response = await api.post("/api/v1/bookings", json=body(slots[0], citizen_name="M" * 20_000))
+    elif case in ("huge_chunked_body", "chunked_body"):
+        size = 20_000 if case == "huge_chunked_body" else 1
+        encoded = json.dumps(body(slots[0], citizen_name="M" * size, citizen_email="x")).encode()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(0, len(encoded), 1000):
+                yield encoded[i : i + 1000]
+
+        response = await api.post("/api/v1/bookings", data=chunks(), headers={"Content-Type": "application/json"})
     elif case in ("malformed_json", "not_an_object"):
         raw = "{not json" if case == "malformed_json" else "[1, 2]"
         response = await api.post("/api/v1/bookings", data=raw, headers={"Content-Type": "application/json"})

@@ -53,11 +53,15 @@ async def read_json(request: web.Request) -> dict[str, Any]:
     """The body as a JSON object, at most :data:`MAX_BODY` bytes (413 beyond, 400 when not a JSON object)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise PayloadTooLarge(f"the body may not exceed {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise PayloadTooLarge(f"the body may not exceed {MAX_BODY} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(MAX_BODY + 1 - size):  # a chunked body has no Content-Length
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise PayloadTooLarge(f"the body may not exceed {MAX_BODY} bytes")
     try:
-        payload = json.loads(raw)
+        payload = json.loads(b"".join(chunks))
     except (UnicodeDecodeError, ValueError):
         raise InvalidJson("the body is not valid JSON") from None
     if not isinstance(payload, dict):
