@@ -305,3 +305,30 @@ async def test_openapi_document_describes_every_route(api: Client) -> None:
     assert {"Error", "Slot", "BookingRequest", "Booked", "SlotTaken"} <= set(schemas)
     booking_post = doc["paths"]["/api/v1/bookings"]["post"]
     assert {"201", "400", "409", "413", "422", "429"} <= set(booking_post["responses"])
+
+
+async def test_the_citizen_moves_a_booking_with_the_manage_token(api: Client) -> None:
+    service = await make_service(api.app)
+    await make_operators(api.app, 1)
+    slots = await free(api.app, service)
+    first = await (await api.post("/api/v1/bookings", json=body(slots[0]))).json()
+    await api.post("/api/v1/bookings", json=body(slots[1], citizen_name="Luca"))
+    token = first["manage_link"].rsplit("/", 1)[1]
+    moved = await api.post(f"/api/v1/bookings/{token}/move", json={"starts_at": slots[2].starts_at.isoformat()})
+    assert moved.status == 200, await moved.text()
+    answer = await moved.json()
+    assert answer["booking"]["starts_at"] == slots[2].starts_at.isoformat().replace("+00:00", "Z")
+    assert answer["join_link"] != first["join_link"] and answer["manage_link"] == first["manage_link"]
+    taken = await api.post(f"/api/v1/bookings/{token}/move", json={"starts_at": slots[1].starts_at.isoformat()})
+    assert taken.status == 409 and (await taken.json())["alternatives"]
+    bad = await api.post(f"/api/v1/bookings/{token}/move", json={"starts_at": "tomorrow"})
+    assert bad.status == 400 and (await bad.json())["fields"] == {"starts_at": "invalid"}
+    assert (
+        await api.post("/api/v1/bookings/nope/move", json={"starts_at": slots[3].starts_at.isoformat()})
+    ).status == 404
+    await api.delete(f"/api/v1/bookings/{token}")
+    cancelled = await api.post(f"/api/v1/bookings/{token}/move", json={"starts_at": slots[3].starts_at.isoformat()})
+    assert cancelled.status == 409
+    async with api.app[sessionmaker_key]() as db:
+        starts = sorted((await db.scalars(select(Booking.starts_at))).all())
+    assert starts == [slots[1].starts_at, slots[2].starts_at]

@@ -17,4 +17,5 @@ def setup_api(app: web.Application) -> None:
     router.add_get(f"{PREFIX}/services/{{slug}}/slots", views.slots, name="api_slots")
     router.add_post(f"{PREFIX}/bookings", views.create_booking, name="api_bookings")
     router.add_delete(f"{PREFIX}/bookings/{{manage_token}}", views.cancel_booking, name="api_booking")
+    router.add_post(f"{PREFIX}/bookings/{{manage_token}}/move", views.move_booking, name="api_booking_move")
     router.add_get(f"{PREFIX}/openapi.json", views.openapi, name="api_openapi")

@@ -175,6 +175,38 @@ def _cancel_operation() -> dict[str, Any]:
     }
 
 
+def _move_operation() -> dict[str, Any]:
+    moved = {
+        "type": "object",
+        "required": ["booking", "join_link", "manage_link"],
+        "properties": {
+            "booking": _ref("Booking"),
+            "join_link": {"type": "string", "format": "uri", "description": "A new link: the old one stops working"},
+            "manage_link": {"type": "string", "format": "uri"},
+        },
+    }
+    request = {
+        "type": "object",
+        "required": ["starts_at"],
+        "additionalProperties": False,
+        "properties": {"starts_at": {**INSTANT, "description": "A free slot's starts_at"}},
+    }
+    return {
+        "operationId": "moveBooking",
+        "summary": "Reschedule a booking with its manage link's token",
+        "parameters": [{"name": "manage_token", "in": "path", "required": True, "schema": STRING}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": request}}},
+        "responses": {
+            "200": _json(moved, "Moved"),
+            "400": _error("Invalid input (see fields) or malformed JSON"),
+            "404": _error("No such booking"),
+            "409": _json(_ref("SlotTaken"), "The slot was just taken (or the booking is cancelled or started)"),
+            "413": _error(f"The body exceeds {MAX_BODY} bytes"),
+            "429": _limited(f"More than {BOOKINGS_PER_MINUTE} booking requests a minute from this address"),
+        },
+    }
+
+
 def _paths() -> dict[str, Any]:
     openapi = {
         "operationId": "openapi",
@@ -186,6 +218,7 @@ def _paths() -> dict[str, Any]:
         "/api/v1/services/{slug}/slots": {"get": _slots_operation()},
         "/api/v1/bookings": {"post": _book_operation()},
         "/api/v1/bookings/{manage_token}": {"delete": _cancel_operation()},
+        "/api/v1/bookings/{manage_token}/move": {"post": _move_operation()},
         "/api/v1/openapi.json": {"get": openapi},
     }
 

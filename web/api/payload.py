@@ -112,6 +112,17 @@ def booking_request(payload: dict[str, Any], staff: Staff | None) -> BookingRequ
     )
 
 
+def move_request(payload: dict[str, Any]) -> datetime:
+    """``{"starts_at": ...}``: the new start."""
+    unknown = {name: "unknown" for name in payload if name != "starts_at"}
+    if unknown:
+        raise InvalidInput("the request is not valid", unknown)
+    raw = payload.get("starts_at")
+    if not isinstance(raw, str) or not raw:
+        raise InvalidInput("the request is not valid", {"starts_at": "required"})
+    return parse_instant(raw)
+
+
 def slot_query(query: Any) -> tuple[date | None, int | None]:
     """``from=YYYY-MM-DD`` and ``days=N`` (1..MAX_DAYS), both optional."""
     fields: dict[str, str] = {}

@@ -152,9 +152,33 @@ async def cancel_booking(request: web.Request) -> web.Response:
         utcnow(),
         links=payload.ApiLinks(request.app),
     )
-    async with request.app[sessionmaker_key]() as db:
-        slug = await db.scalar(select(Service.slug).where(Service.id == cancelled.service_id))
-    return web.json_response({"booking": payload.booking_json(cancelled, slug or "", staff=False)})
+    service = await load_service(request.app[sessionmaker_key], cancelled.service_id)
+    return web.json_response({"booking": payload.booking_json(cancelled, service.slug, staff=False)})
+
+
+async def move_booking(request: web.Request) -> web.Response:
+    """The citizen reschedules with the manage token: ``{"starts_at": ...}`` -> the booking and a new join link."""
+    request.app[limiter_key].check("booking", request.remote)
+    token = request.match_info["manage_token"]
+    if len(token) > MAX_TOKEN:
+        raise NotFound("no such booking")
+    starts_at = payload.move_request(await payload.read_json(request))
+    links = payload.ApiLinks(request.app)
+    sessionmaker = request.app[sessionmaker_key]
+    try:
+        moved = await booking.move(
+            sessionmaker, request.app[settings_key], ByToken(token), starts_at, utcnow(), links=links
+        )
+    except SlotTaken as exc:
+        return _slot_taken(exc, staff=False)
+    service = await load_service(sessionmaker, moved.booking.service_id)
+    return web.json_response(
+        {
+            "booking": payload.booking_json(moved.booking, service.slug, staff=False),
+            "join_link": links.join(moved.join_token),
+            "manage_link": links.manage(token),
+        }
+    )
 
 
 async def openapi(request: web.Request) -> web.Response:
