@@ -6,19 +6,16 @@ minute by minute, so it shares no code with :mod:`scheduling.slots` beyond the d
 
 from __future__ import annotations
 
-import tempfile
 import time as systime
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis.configuration import set_hypothesis_home_dir
 
 from scheduling import slots as slots_module
 from scheduling.availability import public_holidays
@@ -33,11 +30,6 @@ from scheduling.slots import (
     slot_is_free,
     to_utc,
 )
-
-# Hypothesis keeps its example database and constants cache in ./.hypothesis by default; pyproject's
-# ``norecursedirs`` replaces pytest's default ignores, so the next run would fail collecting that directory
-# (its warning is an error here). Keep the cache outside the repository until ``norecursedirs`` extends the defaults.
-set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "ascolto-hypothesis")
 
 MINUTE = timedelta(minutes=1)
 SPRING = date(2026, 3, 29)  # 02:00-03:00 does not exist
