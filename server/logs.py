@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web import BaseRequest, StreamResponse
 
-# Paths whose last segment is a secret (a join token): logged as "/join/…".
-_SECRET_PATH = re.compile(r"^(/join/)[^/?#]+")
+# Path segments that are secrets (a join token, a booking's manage token) are logged as "…".
+_SECRET_PATH = re.compile(r"^(/join/|/booking/|/api/v1/bookings/)[^/?#]+")
 
 
 def redact_path(path: str) -> str:

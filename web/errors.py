@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.errors import AscoltoError, TooManyAttempts
+from server.logs import redact_path
 from web.render import render
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
         return _page(request, exc.status, exc.text or "" if exc.status == 403 else "")
     except Exception:
         # Log the failure (never the request's data) and show a calm page instead of a stack trace.
-        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+        log.exception("unhandled error", extra={"path": redact_path(request.path), "method": request.method})
         if _wants_json(request):
             return web.json_response({"error": "internal_error"}, status=500)
         return _page(request, 500)

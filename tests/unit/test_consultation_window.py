@@ -56,6 +56,9 @@ def test_citizen_fields() -> None:
 
 def test_join_tokens_never_reach_the_access_log() -> None:
     assert redact_path("/join/abcDEF123_-") == "/join/…"
+    assert redact_path("/booking/tok3n") == "/booking/…"
+    assert redact_path("/api/v1/bookings/tok3n/move") == "/api/v1/bookings/…/move"
+    assert redact_path("/api/v1/bookings") == "/api/v1/bookings"
     assert redact_path("/console/consultations/1") == "/console/consultations/1"
 
 
