@@ -309,7 +309,9 @@ async def test_a_citizen_books_on_the_public_page(client: Client) -> None:
 
     # The manage link: cancel.
     page = await client.get(manage.group(1))
-    assert page.status == 200 and "Annulla la prenotazione" in await page.text()
+    assert page.status == 200 and "?confirm=cancel" in await page.text()
+    page = await client.get(manage.group(1) + "?confirm=cancel")  # one more step: nobody cancels by mistake
+    assert "Vuoi davvero annullare" in await page.text()
     cancelled = await client.post(manage.group(1) + "/cancel", data={"csrf_token": csrf_from(await page.text())})
     assert cancelled.status == 200 and "Prenotazione annullata." in await cancelled.text()
     async with client.app[sessionmaker_key]() as db:

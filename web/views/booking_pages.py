@@ -155,6 +155,7 @@ async def _manage_page(
         "error": error,
         "token": request.match_info["token"],
         "join_link": join_link,
+        "confirm": request.query.get("confirm") == "cancel",
     }
     return _public(request, "booking_manage.html", context, status=status)
 
