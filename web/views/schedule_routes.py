@@ -8,6 +8,11 @@ from web.views import agenda, availability, booking_pages, coordinator, switchbo
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
+    _settings_routes(router)
+    _booking_routes(router)
+
+
+def _settings_routes(router: web.UrlDispatcher) -> None:
     # Coordinator: services, their rules, hours and closures; the outbox
     router.add_get("/console/services", coordinator.services, name="schedule_services")
     router.add_post("/console/services", coordinator.service_create, name="schedule_service_create")
@@ -34,6 +39,9 @@ def add_routes(router: web.UrlDispatcher) -> None:
         availability.override_remove,
         name="availability_override_remove",
     )
+
+
+def _booking_routes(router: web.UrlDispatcher) -> None:
     # The operator's agenda: day and week, cancel and move; a follow-up from a consultation
     router.add_get("/console/agenda", agenda.agenda, name="agenda")
     router.add_post("/console/agenda/{id}/cancel", agenda.cancel, name="agenda_cancel")
