@@ -180,6 +180,8 @@ async def test_the_agenda_shows_bookings_and_the_join_button_opens_shortly_befor
         started.blocked_until = started.ends_at + timedelta(minutes=15)
     today = await (await client.get("/console/agenda")).text()
     assert f'href="/console/consultations/{soon.consultation_id}"' in today
+    confirm = await (await client.get(f"/console/agenda/{late.id}/cancel")).text()
+    assert "Annullare questo colloquio?" in confirm and "Tardi" in confirm
     cancelled = await client.post(f"/console/agenda/{late.id}/cancel", data={"csrf_token": staff_csrf})
     assert cancelled.status == 200 and "Colloquio annullato" in await cancelled.text()
     async with client.app[sessionmaker_key]() as db:

@@ -130,6 +130,13 @@ def _back(request: web.Request, booking: Booking, done: str) -> str:
     return str(request.app.router["agenda"].url_for().with_query(query))
 
 
+async def cancel_confirm(request: web.Request) -> web.StreamResponse:
+    """One more step before a session is cancelled (the citizen is emailed at once)."""
+    session = await require_role(request, *AGENDA_ROLES)
+    booking = await booking_domain.find(request.app[sessionmaker_key], ByStaff(session.staff, request.match_info["id"]))
+    return page("agenda_cancel.html", request, {"booking": booking})
+
+
 async def cancel(request: web.Request) -> web.StreamResponse:
     session = await require_role(request, *AGENDA_ROLES)
     await checked_form(request, session)

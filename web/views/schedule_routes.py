@@ -44,6 +44,7 @@ def _settings_routes(router: web.UrlDispatcher) -> None:
 def _booking_routes(router: web.UrlDispatcher) -> None:
     # The operator's agenda: day and week, cancel and move; a follow-up from a consultation
     router.add_get("/console/agenda", agenda.agenda, name="agenda")
+    router.add_get("/console/agenda/{id}/cancel", agenda.cancel_confirm, name="agenda_cancel_confirm")
     router.add_post("/console/agenda/{id}/cancel", agenda.cancel, name="agenda_cancel")
     router.add_get("/console/agenda/{id}/move", agenda.move_form, name="agenda_move")
     router.add_post("/console/agenda/{id}/move", agenda.move_submit, name="agenda_move_submit")
