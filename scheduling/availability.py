@@ -18,13 +18,14 @@ are made explicit here, once:
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import holidays
-from sqlalchemy import or_, select, true
+from sqlalchemy import ColumnElement, Integer, case, cast, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.series import occurrences
@@ -44,7 +45,8 @@ from server.models.scheduling import (
 
 DEFAULT_OPENING: dict[int, Ranges] = {weekday: ((time(9, 30), time(18, 0)),) for weekday in range(6)}
 
-_Weekly = dict[int, list[tuple[time, time]]]
+_Range = tuple[time, time]
+_Weekly = dict[int, list[_Range]]
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
@@ -71,8 +73,7 @@ async def load_inputs(
 
     ``ignore_booking_id`` leaves one booking out of busy time and caps: the one being moved, which must neither
     block its own new time nor count twice towards the cap of a day it stays on."""
-    first = local_day(now)
-    last = first + timedelta(days=max(service.horizon_days, 0))
+    first, last = _horizon(service, now)
     async with sessionmaker.begin() as db:
         rules = await _load_rules(db, service, first, last)
         operators = await _eligible_operators(db, service, operator_id)
@@ -81,12 +82,63 @@ async def load_inputs(
         absences, extra = await _overrides(db, ids, first, last)
         bookings = await _bookings(db, ids, first, last, ignore_booking_id)
         meetings = await _meetings(db, ids, first, last)
-    busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list, meetings)
+    return rules, _schedules(rules, operators, weekly, (absences, extra), bookings, meetings, {})
+
+
+async def load_day_inputs(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    day: date,
+    now: datetime,
+    *,
+    operator_id: str | None = None,
+    ignore_booking_id: str | None = None,
+) -> tuple[ServiceRules, list[OperatorSchedule]]:
+    """As :func:`load_inputs`, but enough only to compute the free slots of the local ``day`` (checking one
+    requested slot): that day's closures and overrides, and the bookings around it.
+
+    The fair-assignment order still weighs each operator's busy time over the whole horizon: it is summed by the
+    database (an operator's bookings never overlap, the constraint sees to it). Operators invited to team
+    meetings in the horizon get all their bookings loaded instead, since meetings may overlap bookings."""
+    first, last = _horizon(service, now)
+    async with sessionmaker.begin() as db:
+        rules = await _load_rules(db, service, day, day)
+        operators = await _eligible_operators(db, service, operator_id)
+        ids = [op.id for op in operators]
+        weekly = await _weekly(db, ids)
+        overrides = await _overrides(db, ids, day, day)
+        meetings = await _meetings(db, ids, first, last)
+        summed = [i for i in ids if i not in meetings]
+        bookings = await _bookings(db, [i for i in ids if i in meetings], first, last, ignore_booking_id)
+        bookings += await _bookings(db, summed, day, day, ignore_booking_id)
+        totals = {i: 0 for i in summed} | await _booked_seconds(db, summed, first, last, ignore_booking_id)
+    return rules, _schedules(rules, operators, weekly, overrides, bookings, meetings, totals)
+
+
+def _horizon(service: Service, now: datetime) -> tuple[date, date]:
+    first = local_day(now)
+    return first, first + timedelta(days=max(service.horizon_days, 0))
+
+
+def _schedules(
+    rules: ServiceRules,
+    operators: Sequence[Staff],
+    weekly: dict[str, _Weekly],
+    overrides: tuple[dict[str, dict[date, list[tuple[time, time] | None]]], dict[str, dict[date, list[_Range]]]],
+    bookings: Sequence[tuple[str, datetime, datetime]],
+    meetings: dict[str, list[tuple[datetime, datetime]]],
+    totals: dict[str, int],
+) -> list[OperatorSchedule]:
+    """The operators' schedules; ``totals``: the busy seconds over the horizon of those whose ``busy`` is partial."""
+    absences, extra = overrides
+    busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for staff_id, spans in meetings.items():
+        busy[staff_id] += spans
     booked: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for operator, starts_at, blocked_until in bookings:
         busy[operator].append((starts_at, blocked_until))
         booked[operator][local_day(starts_at)] += 1
-    schedules = [
+    return [
         OperatorSchedule(
             operator_id=op.id,
             weekly=weekly.get(op.id) or rules.opening,
@@ -95,10 +147,10 @@ async def load_inputs(
             daily_cap=op.daily_cap,
             busy=busy.get(op.id, []),
             booked_per_day=dict(booked.get(op.id, {})),
+            busy_seconds=totals.get(op.id),
         )
         for op in operators
     ]
-    return rules, schedules
 
 
 async def free_slots_for(
@@ -121,8 +173,14 @@ async def free_slots_for(
 
 def public_holidays(subdivision: str, first: date, last: date) -> frozenset[date]:
     """Italian public holidays between ``first`` and ``last`` (inclusive), with the subdivision's patron day."""
-    calendar = holidays.Italy(subdiv=subdivision or None, years=range(first.year, last.year + 1))
-    return frozenset(day for day in calendar if first <= day <= last)
+    years = (_holidays_of(subdivision, year) for year in range(first.year, last.year + 1))
+    return frozenset(day for days in years for day in days if first <= day <= last)
+
+
+@functools.lru_cache(maxsize=128)
+def _holidays_of(subdivision: str, year: int) -> frozenset[date]:
+    """One year's holidays: fixed by law, and building the calendar costs milliseconds, so it is built once."""
+    return frozenset(holidays.Italy(subdiv=subdivision or None, years=year))
 
 
 async def _load_rules(db: AsyncSession, service: Service, first: date, last: date) -> ServiceRules:
@@ -201,17 +259,54 @@ async def _bookings(
     db: AsyncSession, ids: Sequence[str], first: date, last: date, ignore: str | None
 ) -> list[tuple[str, datetime, datetime]]:
     """Active bookings of these operators (any service) that touch the local days ``first`` .. ``last``."""
-    since, until = _window(first, last)
+    if not ids:
+        return []
     rows = await db.execute(
         select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
-            Booking.operator_id.in_(ids),
-            Booking.status == BookingStatus.ACTIVE,
-            Booking.blocked_until > since,
-            Booking.starts_at < until,
-            Booking.id != ignore if ignore is not None else true(),
+            *_active_between(ids, first, last, ignore)
         )
     )
     return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in rows]
+
+
+async def _booked_seconds(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date, ignore: str | None
+) -> dict[str, int]:
+    """The busy seconds of the bookings :func:`_bookings` would load, summed per operator by the database (start
+    rounded down and end up to whole seconds, as :mod:`scheduling.slots` does)."""
+    if not ids:
+        return {}
+    seconds = _whole_seconds(db.get_bind().dialect.name)
+    rows = await db.execute(
+        select(Booking.operator_id, func.sum(seconds))
+        .where(*_active_between(ids, first, last, ignore))
+        .group_by(Booking.operator_id)
+    )
+    return {operator: int(total or 0) for operator, total in rows}
+
+
+def _whole_seconds(dialect: str) -> ColumnElement[Any]:
+    """SQL for a booking's blocked seconds: ceil(blocked_until) - floor(starts_at), in epoch seconds."""
+    if dialect == "postgresql":
+        return func.ceil(func.extract("epoch", Booking.blocked_until)) - func.floor(
+            func.extract("epoch", Booking.starts_at)
+        )
+    # SQLite: julianday() counts days to the millisecond; CAST truncates (no math functions needed)
+    ends = func.round(func.julianday(Booking.blocked_until) * 86400, 3)
+    starts = func.round(func.julianday(Booking.starts_at) * 86400, 3)
+    whole_end = cast(ends, Integer)
+    return whole_end + case((ends > whole_end, 1), else_=0) - cast(starts, Integer)
+
+
+def _active_between(ids: Sequence[str], first: date, last: date, ignore: str | None) -> list[ColumnElement[bool]]:
+    since, until = _window(first, last)
+    return [
+        Booking.operator_id.in_(ids),
+        Booking.status == BookingStatus.ACTIVE,
+        Booking.blocked_until > since,
+        Booking.starts_at < until,
+        Booking.id != ignore if ignore is not None else true(),
+    ]
 
 
 def _window(first: date, last: date) -> tuple[datetime, datetime]:
@@ -231,6 +326,8 @@ async def _meetings(
             .where(SeriesInvitee.staff_id.in_(ids), MeetingSeries.starts_at < until)
         )
     ).all()
+    if not invited:
+        return {}
     series_ids = {row.id for _, row in invited}
     exceptions = list(await db.scalars(select(SeriesException).where(SeriesException.series_id.in_(series_ids))))
     busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduling.availability import free_slots_for
-from scheduling.slots import Slot, find_nearest, local_day
+from scheduling.availability import free_slots_for, load_day_inputs
+from scheduling.slots import Slot, find_nearest, free_slots, local_day
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.models import Booking, BookingMode, BookingStatus, Role, Service, Staff
 
@@ -141,13 +141,15 @@ async def free_slot(
     ignore_booking_id: str | None = None,
 ) -> Slot:
     """The free slot starting at ``start`` (for ``operator_id`` if given); SlotTaken or InvalidInput otherwise.
-    ``ignore_booking_id``: the booking being moved (it blocks neither its new time nor its operator's cap)."""
+    ``ignore_booking_id``: the booking being moved (it blocks neither its new time nor its operator's cap).
+
+    Only that local day is loaded and computed; the alternatives of a conflict are computed only then."""
     _check_time(service, start, now)
     day, ignore = local_day(start), ignore_booking_id
-    slots = await free_slots_for(
-        sessionmaker, service, now, operator_id=operator_id, first_day=day, days=1, ignore_booking_id=ignore
+    rules, operators = await load_day_inputs(
+        sessionmaker, service, day, now, operator_id=operator_id, ignore_booking_id=ignore
     )
-    for slot in slots:
+    for slot in free_slots(rules, operators, now, first_day=day, days=1):
         if slot.starts_at == start:
             return slot
     if await _taken(sessionmaker, service, start, ignore):

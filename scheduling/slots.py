@@ -61,6 +61,9 @@ class OperatorSchedule:
     daily_cap: int | None
     busy: Sequence[tuple[datetime, datetime]]  # UTC [start, blocked_until) of active bookings and meetings
     booked_per_day: Mapping[date, int]  # active bookings per local day (for the cap)
+    # Total busy seconds over the horizon, when ``busy`` holds only part of it (checking one day): the
+    # fair-assignment order must not depend on how much was loaded. None: the merged length of ``busy``.
+    busy_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,7 @@ class _Prepared:
     @classmethod
     def of(cls, schedule: OperatorSchedule) -> _Prepared:
         busy = _merge((_epoch(s), _epoch(e, up=True)) for s, e in schedule.busy if e > s)
-        total = sum(e - s for s, e in busy)
+        total = schedule.busy_seconds if schedule.busy_seconds is not None else sum(e - s for s, e in busy)
         return cls(schedule, [s for s, _ in busy], [e for _, e in busy], total)
 
     def available(self, day: date) -> list[_Interval]:

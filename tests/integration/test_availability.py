@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduling.availability import free_slots_for, load_inputs, load_service
-from scheduling.slots import ROME, Slot
+from scheduling.availability import free_slots_for, load_day_inputs, load_inputs, load_service
+from scheduling.slots import ROME, Slot, free_slots
 from server.errors import NotFound
 from server.keys import sessionmaker_key
 from server.models import Booking, BookingChannel, BookingMode, BookingStatus, Role, Service, Staff
@@ -218,3 +218,33 @@ async def test_team_meetings_are_busy_time(client: Client) -> None:
     assert len(local_times(slots, date(2026, 12, 15))) == 8  # that occurrence is skipped
     others = await free_slots_for(maker, service, NOW, operator_id=other.id, first_day=TUESDAY, days=1)
     assert len(others) == 8  # the organiser is not invited
+
+
+async def test_checking_one_day_agrees_with_the_whole_horizon(client: Client) -> None:
+    """Booking loads one day (and sums busy time over the horizon): the same slots, in the same fair order."""
+    maker = sm(client)
+    service = await add_service(maker)
+    loaded, meeting, fraction = await add_operator(client), await add_operator(client), await add_operator(client)
+    nine_thirty = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+    async with maker.begin() as db:
+        ignored = booking(service, loaded, nine_thirty + timedelta(days=1))
+        db.add_all([ignored, booking(service, loaded, nine_thirty + timedelta(days=1, hours=2))])
+        db.add(booking(service, loaded, nine_thirty + timedelta(days=2)))
+        db.add(booking(service, meeting, nine_thirty + timedelta(days=2, hours=1)))  # under the meeting below
+        db.add(booking(service, fraction, nine_thirty + timedelta(days=3, microseconds=400_000)))
+        db.add(AvailabilityOverride(staff_id=fraction.id, day=TUESDAY, kind=OverrideKind.ABSENCE))
+        series = MeetingSeries(
+            title="Equipe", rrule="FREQ=DAILY", starts_at=nine_thirty + timedelta(hours=1), minutes=90,
+            created_by=loaded.id,
+        )  # fmt: skip
+        db.add(series)
+        await db.flush()
+        db.add(SeriesInvitee(series_id=series.id, staff_id=meeting.id))
+    for ignore in (None, ignored.id):
+        whole = await free_slots_for(maker, service, NOW, ignore_booking_id=ignore)
+        for offset in range(-1, 10):  # from Monday, today
+            day = TUESDAY + timedelta(days=offset)
+            rules, operators = await load_day_inputs(maker, service, day, NOW, ignore_booking_id=ignore)
+            expected = [s for s in whole if s.starts_at.astimezone(ROME).date() == day]
+            assert free_slots(rules, operators, NOW, first_day=day, days=1) == expected
+    assert whole[0].operator_ids == (fraction.id, loaded.id, meeting.id)  # least busy first
