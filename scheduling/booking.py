@@ -28,7 +28,7 @@ from scheduling.booking_checks import (
     BookingRequest,
     SlotTaken,
     alternatives,
-    check_service,
+    bookable_slot,
     free_slot,
     validate_person,
 )
@@ -167,15 +167,12 @@ async def book(
 
     Raises InvalidInput (400), NotFound (404), Forbidden (403) or SlotTaken (409)."""
     validate_person(request)
-    service = await load_service(sessionmaker, request.service)
-    mode = check_service(service, request)
-    slot = await free_slot(sessionmaker, service, request.starts_at, now, request.operator_id)
+    service, mode, slot = await bookable_slot(sessionmaker, request, now)
     for operator_id in slot.operator_ids[:MAX_ATTEMPTS]:
         booked, consultation = _rows(service, request, mode, operator_id, now)
         try:
             async with sessionmaker.begin() as db:
                 db.add_all([consultation, booked.booking])
-                await db.flush()
                 record(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
                 if links is not None:
                     await notify.enqueue_booking_emails(

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduling.availability import free_slots_for, load_day_inputs
-from scheduling.slots import Slot, find_nearest, free_slots, local_day
+from scheduling.availability import day_inputs, free_slots_for, service_in
+from scheduling.slots import OperatorSchedule, ServiceRules, Slot, find_nearest, free_slots, local_day
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.models import Booking, BookingMode, BookingStatus, Role, Service, Staff
 
@@ -145,11 +145,39 @@ async def free_slot(
 
     Only that local day is loaded and computed; the alternatives of a conflict are computed only then."""
     _check_time(service, start, now)
-    day, ignore = local_day(start), ignore_booking_id
-    rules, operators = await load_day_inputs(
-        sessionmaker, service, day, now, operator_id=operator_id, ignore_booking_id=ignore
-    )
-    for slot in free_slots(rules, operators, now, first_day=day, days=1):
+    async with sessionmaker.begin() as db:
+        inputs = await day_inputs(
+            db, service, local_day(start), now, operator_id=operator_id, ignore_booking_id=ignore_booking_id
+        )
+    return await _slot_at(sessionmaker, service, inputs, start, now, operator_id, ignore_booking_id)
+
+
+async def bookable_slot(
+    sessionmaker: async_sessionmaker[AsyncSession], request: BookingRequest, now: datetime
+) -> tuple[Service, BookingMode, Slot]:
+    """The service, the mode and the free slot a new booking asks for, read in one short transaction (the checks
+    of :func:`check_service` and :func:`free_slot`, in that order)."""
+    async with sessionmaker.begin() as db:
+        service = await service_in(db, request.service)
+        mode = check_service(service, request)
+        _check_time(service, request.starts_at, now)
+        day = local_day(request.starts_at)
+        inputs = await day_inputs(db, service, day, now, operator_id=request.operator_id)
+    slot = await _slot_at(sessionmaker, service, inputs, request.starts_at, now, request.operator_id, None)
+    return service, mode, slot
+
+
+async def _slot_at(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    inputs: tuple[ServiceRules, list[OperatorSchedule]],
+    start: datetime,
+    now: datetime,
+    operator_id: str | None,
+    ignore: str | None,
+) -> Slot:
+    rules, operators = inputs
+    for slot in free_slots(rules, operators, now, first_day=local_day(start), days=1):
         if slot.starts_at == start:
             return slot
     if await _taken(sessionmaker, service, start, ignore):

@@ -1,0 +1,181 @@
+"""The queries behind :mod:`scheduling.availability`: who may be booked, their weekly hours, overrides, bookings
+and team meetings, as plain values keyed by operator id. Column selects, not entities: these run on every check
+of a requested slot, and every query is read as little as it needs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any, NamedTuple, TypeVar
+
+from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduling.series import occurrences
+from scheduling.slots import to_utc
+from server.models import Booking, BookingStatus, Role, Service, Staff
+from server.models.scheduling import (
+    Availability,
+    AvailabilityOverride,
+    MeetingSeries,
+    OverrideKind,
+    SeriesException,
+    SeriesInvitee,
+)
+
+Range = tuple[time, time]
+Weekly = dict[int, list[Range]]
+Absences = dict[str, dict[date, list[Range | None]]]  # None: the whole day
+Extra = dict[str, dict[date, list[Range]]]
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class Operator(NamedTuple):
+    id: str
+    daily_cap: int | None
+    busy_seconds: int | None = None  # over the horizon, summed by the database (None: not asked)
+    invited: bool = False  # invited to some team meeting (only known when busy_seconds was asked)
+
+
+def _disciplines(service: Service) -> set[str]:
+    return {d.strip().casefold() for d in service.disciplines.split(",") if d.strip()}
+
+
+async def eligible_operators(
+    db: AsyncSession, service: Service, operator_id: str | None, summed: tuple[date, date, str | None] | None = None
+) -> list[Operator]:
+    """Active operators of the service's disciplines (only ``operator_id``, if given), by id. ``summed``: (first
+    day, last day, booking to ignore) also asks each one's booked seconds over those days and whether they are
+    invited to team meetings, in the same query."""
+    extra: list[ColumnElement[Any]] = []
+    if summed is not None:
+        seconds = select(func.sum(_whole_seconds(db.get_bind().dialect.name))).where(
+            Booking.operator_id == Staff.id, *_active_between(None, *summed)
+        )
+        extra = [seconds.scalar_subquery(), exists().where(SeriesInvitee.staff_id == Staff.id)]
+    query = (
+        select(Staff.id, Staff.discipline, Staff.daily_cap, *extra)
+        .where(Staff.active.is_(True), Staff.role == Role.OPERATOR)
+        .order_by(Staff.id)
+    )
+    if operator_id is not None:
+        query = query.where(Staff.id == operator_id)
+    wanted = _disciplines(service)
+    return [
+        Operator(row[0], row[2], int(row[3] or 0), bool(row[4])) if summed is not None else Operator(row[0], row[2])
+        for row in await db.execute(query)
+        if not wanted or row[1].strip().casefold() in wanted
+    ]
+
+
+async def weekly_ranges(db: AsyncSession, ids: Sequence[str]) -> dict[str, Weekly]:
+    if not ids:
+        return {}
+    rows = await db.execute(
+        select(Availability.staff_id, Availability.weekday, Availability.starts, Availability.ends).where(
+            Availability.staff_id.in_(ids)
+        )
+    )
+    weekly: dict[str, Weekly] = defaultdict(lambda: defaultdict(list))
+    for staff_id, weekday, starts, ends in rows:
+        weekly[staff_id][weekday].append((starts, ends))
+    return {staff_id: dict(days) for staff_id, days in weekly.items()}
+
+
+async def overrides(db: AsyncSession, ids: Sequence[str], first: date, last: date) -> tuple[Absences, Extra]:
+    """Absences (``None``: the whole day, also when only one end is set) and extra ranges, per operator and day."""
+    if not ids:
+        return {}, {}
+    rows = await db.execute(
+        select(
+            AvailabilityOverride.staff_id,
+            AvailabilityOverride.day,
+            AvailabilityOverride.kind,
+            AvailabilityOverride.starts,
+            AvailabilityOverride.ends,
+        ).where(AvailabilityOverride.staff_id.in_(ids), AvailabilityOverride.day.between(first, last))
+    )
+    absences: Absences = defaultdict(lambda: defaultdict(list))
+    extra: Extra = defaultdict(lambda: defaultdict(list))
+    for staff_id, day, kind, starts, ends in rows:
+        span = (starts, ends) if starts is not None and ends is not None else None
+        if kind is OverrideKind.ABSENCE:
+            absences[staff_id][day].append(span)
+        elif span is not None:
+            extra[staff_id][day].append(span)
+    return _plain(absences), _plain(extra)
+
+
+def _plain(nested: dict[str, dict[_K, _V]]) -> dict[str, dict[_K, _V]]:
+    return {key: dict(inner) for key, inner in nested.items()}
+
+
+async def bookings(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date, ignore: str | None
+) -> list[tuple[str, datetime, datetime]]:
+    """Active bookings of these operators (any service) that touch the local days ``first`` .. ``last``."""
+    if not ids:
+        return []
+    rows = await db.execute(
+        select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
+            *_active_between(ids, first, last, ignore)
+        )
+    )
+    return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in rows]
+
+
+def _whole_seconds(dialect: str) -> ColumnElement[Any]:
+    """SQL for a booking's blocked seconds: ceil(blocked_until) - floor(starts_at), in epoch seconds."""
+    if dialect == "postgresql":
+        return func.ceil(func.extract("epoch", Booking.blocked_until)) - func.floor(
+            func.extract("epoch", Booking.starts_at)
+        )
+    # SQLite: julianday() counts days to the millisecond; CAST truncates (no math functions needed)
+    ends = func.round(func.julianday(Booking.blocked_until) * 86400, 3)
+    starts = func.round(func.julianday(Booking.starts_at) * 86400, 3)
+    whole_end = cast(ends, Integer)
+    return whole_end + case((ends > whole_end, 1), else_=0) - cast(starts, Integer)
+
+
+def _active_between(
+    ids: Sequence[str] | None, first: date, last: date, ignore: str | None
+) -> list[ColumnElement[bool]]:
+    since, until = _window(first, last)
+    return [
+        Booking.operator_id.in_(ids) if ids is not None else true(),
+        Booking.status == BookingStatus.ACTIVE,
+        Booking.blocked_until > since,
+        Booking.starts_at < until,
+        Booking.id != ignore if ignore is not None else true(),
+    ]
+
+
+def _window(first: date, last: date) -> tuple[datetime, datetime]:
+    """UTC bounds safely around the local days ``first`` .. ``last``."""
+    return to_utc(first, time(0)) - timedelta(days=1), to_utc(last, time(0)) + timedelta(days=2)
+
+
+async def meetings(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date
+) -> dict[str, list[tuple[datetime, datetime]]]:
+    """The team-meeting occurrences (skips and moves applied) each operator is invited to, as busy time."""
+    if not ids:
+        return {}
+    since, until = _window(first, last)
+    invited = (
+        await db.execute(
+            select(SeriesInvitee.staff_id, MeetingSeries)
+            .join(MeetingSeries)
+            .where(SeriesInvitee.staff_id.in_(ids), MeetingSeries.starts_at < until)
+        )
+    ).all()
+    if not invited:
+        return {}
+    series_ids = {row.id for _, row in invited}
+    exceptions = list(await db.scalars(select(SeriesException).where(SeriesException.series_id.in_(series_ids))))
+    busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
+    for staff_id, row in invited:
+        busy[staff_id] += [(o.starts_at, o.ends_at) for o in occurrences(row, exceptions, since, until)]
+    return dict(busy)
