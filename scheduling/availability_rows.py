@@ -1,15 +1,32 @@
 """The queries behind :mod:`scheduling.availability`: who may be booked, their weekly hours, overrides, bookings
-and team meetings, as plain values keyed by operator id. Column selects, not entities: these run on every check
-of a requested slot, and every query is read as little as it needs."""
+and team meetings, as plain values keyed by operator id.
+
+They run on every check of a requested slot, so they are cheap to issue: column selects (not entities), built
+once with bound parameters (:func:`_statement`) and run on the session's connection (Core, no ORM bookkeeping).
+"""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, case, cast, exists, func, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Executable,
+    Integer,
+    String,
+    bindparam,
+    case,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.series import occurrences
@@ -43,29 +60,61 @@ def _disciplines(service: Service) -> set[str]:
     return {d.strip().casefold() for d in service.disciplines.split(",") if d.strip()}
 
 
+async def _run(db: AsyncSession, name: str, **params: Any) -> Sequence[Any]:
+    connection = await db.connection()
+    result = await connection.execute(_statement(name, connection.dialect.name), params)
+    return result.all()
+
+
+@functools.cache
+def _statement(name: str, dialect: str) -> Executable:
+    """The statement ``name``, built once per dialect (building and hashing a statement costs more than running
+    these small queries)."""
+    ids: BindParameter[str] = bindparam("ids", expanding=True)
+    active = (
+        Booking.status == BookingStatus.ACTIVE,
+        Booking.blocked_until > bindparam("since"),
+        Booking.starts_at < bindparam("until"),
+        Booking.id != bindparam("ignore"),
+    )
+    if name in {"operators", "operators_summed"}:
+        seconds = select(func.sum(_whole_seconds(dialect))).where(Booking.operator_id == Staff.id, *active)
+        summed = [seconds.scalar_subquery(), exists().where(SeriesInvitee.staff_id == Staff.id)]
+        columns = [Staff.id, Staff.discipline, Staff.daily_cap, *(summed if name == "operators_summed" else [])]
+        wanted = or_(bindparam("operator_id", type_=String) == None, Staff.id == bindparam("operator_id"))  # noqa: E711
+        return select(*columns).where(Staff.active.is_(True), Staff.role == Role.OPERATOR, wanted).order_by(Staff.id)
+    if name == "weekly":
+        return select(Availability.staff_id, Availability.weekday, Availability.starts, Availability.ends).where(
+            Availability.staff_id.in_(ids)
+        )
+    if name == "overrides":
+        row = AvailabilityOverride
+        return select(row.staff_id, row.day, row.kind, row.starts, row.ends).where(
+            row.staff_id.in_(ids), row.day.between(bindparam("first"), bindparam("last"))
+        )
+    if name == "bookings":
+        return select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
+            Booking.operator_id.in_(ids), *active
+        )
+    raise KeyError(name)
+
+
 async def eligible_operators(
     db: AsyncSession, service: Service, operator_id: str | None, summed: tuple[date, date, str | None] | None = None
 ) -> list[Operator]:
     """Active operators of the service's disciplines (only ``operator_id``, if given), by id. ``summed``: (first
     day, last day, booking to ignore) also asks each one's booked seconds over those days and whether they are
     invited to team meetings, in the same query."""
-    extra: list[ColumnElement[Any]] = []
-    if summed is not None:
-        seconds = select(func.sum(_whole_seconds(db.get_bind().dialect.name))).where(
-            Booking.operator_id == Staff.id, *_active_between(None, *summed)
-        )
-        extra = [seconds.scalar_subquery(), exists().where(SeriesInvitee.staff_id == Staff.id)]
-    query = (
-        select(Staff.id, Staff.discipline, Staff.daily_cap, *extra)
-        .where(Staff.active.is_(True), Staff.role == Role.OPERATOR)
-        .order_by(Staff.id)
-    )
-    if operator_id is not None:
-        query = query.where(Staff.id == operator_id)
     wanted = _disciplines(service)
+    if summed is None:
+        found = await _run(db, "operators", operator_id=operator_id)
+        return [Operator(row[0], row[2]) for row in found if not wanted or row[1].strip().casefold() in wanted]
+    first, last, ignore = summed
+    since, until = _window(first, last)
+    found = await _run(db, "operators_summed", operator_id=operator_id, since=since, until=until, ignore=ignore or "")
     return [
-        Operator(row[0], row[2], int(row[3] or 0), bool(row[4])) if summed is not None else Operator(row[0], row[2])
-        for row in await db.execute(query)
+        Operator(row[0], row[2], int(row[3] or 0), bool(row[4]))
+        for row in found
         if not wanted or row[1].strip().casefold() in wanted
     ]
 
@@ -73,13 +122,8 @@ async def eligible_operators(
 async def weekly_ranges(db: AsyncSession, ids: Sequence[str]) -> dict[str, Weekly]:
     if not ids:
         return {}
-    rows = await db.execute(
-        select(Availability.staff_id, Availability.weekday, Availability.starts, Availability.ends).where(
-            Availability.staff_id.in_(ids)
-        )
-    )
     weekly: dict[str, Weekly] = defaultdict(lambda: defaultdict(list))
-    for staff_id, weekday, starts, ends in rows:
+    for staff_id, weekday, starts, ends in await _run(db, "weekly", ids=list(ids)):
         weekly[staff_id][weekday].append((starts, ends))
     return {staff_id: dict(days) for staff_id, days in weekly.items()}
 
@@ -88,18 +132,9 @@ async def overrides(db: AsyncSession, ids: Sequence[str], first: date, last: dat
     """Absences (``None``: the whole day, also when only one end is set) and extra ranges, per operator and day."""
     if not ids:
         return {}, {}
-    rows = await db.execute(
-        select(
-            AvailabilityOverride.staff_id,
-            AvailabilityOverride.day,
-            AvailabilityOverride.kind,
-            AvailabilityOverride.starts,
-            AvailabilityOverride.ends,
-        ).where(AvailabilityOverride.staff_id.in_(ids), AvailabilityOverride.day.between(first, last))
-    )
     absences: Absences = defaultdict(lambda: defaultdict(list))
     extra: Extra = defaultdict(lambda: defaultdict(list))
-    for staff_id, day, kind, starts, ends in rows:
+    for staff_id, day, kind, starts, ends in await _run(db, "overrides", ids=list(ids), first=first, last=last):
         span = (starts, ends) if starts is not None and ends is not None else None
         if kind is OverrideKind.ABSENCE:
             absences[staff_id][day].append(span)
@@ -118,12 +153,9 @@ async def bookings(
     """Active bookings of these operators (any service) that touch the local days ``first`` .. ``last``."""
     if not ids:
         return []
-    rows = await db.execute(
-        select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
-            *_active_between(ids, first, last, ignore)
-        )
-    )
-    return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in rows]
+    since, until = _window(first, last)
+    found = await _run(db, "bookings", ids=list(ids), since=since, until=until, ignore=ignore or "")
+    return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in found]
 
 
 def _whole_seconds(dialect: str) -> ColumnElement[Any]:
@@ -137,19 +169,6 @@ def _whole_seconds(dialect: str) -> ColumnElement[Any]:
     starts = func.round(func.julianday(Booking.starts_at) * 86400, 3)
     whole_end = cast(ends, Integer)
     return whole_end + case((ends > whole_end, 1), else_=0) - cast(starts, Integer)
-
-
-def _active_between(
-    ids: Sequence[str] | None, first: date, last: date, ignore: str | None
-) -> list[ColumnElement[bool]]:
-    since, until = _window(first, last)
-    return [
-        Booking.operator_id.in_(ids) if ids is not None else true(),
-        Booking.status == BookingStatus.ACTIVE,
-        Booking.blocked_until > since,
-        Booking.starts_at < until,
-        Booking.id != ignore if ignore is not None else true(),
-    ]
 
 
 def _window(first: date, last: date) -> tuple[datetime, datetime]:
