@@ -28,7 +28,7 @@ from web.views.booking_support import PageLinks, by_day, choose_day, parse_insta
 from web.views.schedule_common import ROME, page, parse_date, require_role, today_rome
 from web.views.settings_store import list_operators
 
-AGENDA_ROLES = (Role.OPERATOR, Role.COORDINATOR)
+AGENDA_ROLES = (Role.OPERATOR, Role.COORDINATOR, Role.SUPERVISOR)  # a supervisor sees the team meetings
 MOVE_DAYS = 14
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from web.views import agenda, availability, booking_pages, coordinator, switchboard
+from web.views import agenda, availability, booking_pages, coordinator, meetings, switchboard
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -24,6 +24,11 @@ def _settings_routes(router: web.UrlDispatcher) -> None:
         "/console/services/{id}/closures/{closure}/delete", coordinator.closure_remove, name="schedule_closure_remove"
     )
     router.add_get("/console/outbox", coordinator.outbox, name="outbox")
+    # Recurring team meetings (supervisor, coordinator)
+    router.add_get("/console/meetings", meetings.meetings_page, name="meetings")
+    router.add_post("/console/meetings", meetings.meeting_create, name="meeting_create")
+    router.add_get("/console/meetings/{id}", meetings.meeting, name="meeting")
+    router.add_post("/console/meetings/{id}/change", meetings.meeting_change, name="meeting_change")
     router.add_get("/console/outbox/{id}", coordinator.outbox_message, name="outbox_message")
     # Operators' availability (the coordinator's, or an operator's own)
     router.add_get("/console/availability", availability.availability_list, name="availability_list")

@@ -1,0 +1,162 @@
+"""Recurring team meetings (group supervision): the supervisor or the coordinator creates a weekly or fortnightly
+series with its invited staff, and skips, moves or restores single meetings. Invitees see them on their agenda."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from scheduling import series as meetings
+from server.errors import InvalidInput, NotFound
+from server.keys import sessionmaker_key
+from server.models import MeetingSeries, Role, SeriesException, SeriesInvitee, Staff, utcnow
+from web.guard import checked_form
+from web.render import see_other
+from web.views.schedule_common import ROME, FormErrors, page, parse_date, parse_int, parse_time, require_role
+
+MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
+REPEATS = {"weekly": "FREQ=WEEKLY;INTERVAL=1", "fortnightly": "FREQ=WEEKLY;INTERVAL=2"}
+SHOWN_WEEKS = 12
+
+
+async def _staff(request: web.Request) -> list[Staff]:
+    async with request.app[sessionmaker_key]() as db:
+        return list(await db.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.name)))
+
+
+async def _series_list(request: web.Request) -> list[MeetingSeries]:
+    async with request.app[sessionmaker_key]() as db:
+        return list(await db.scalars(select(MeetingSeries).order_by(MeetingSeries.starts_at)))
+
+
+async def meetings_page(request: web.Request) -> web.StreamResponse:
+    await require_role(request, *MANAGERS)
+    return await _list_page(request, {}, {"minutes": "90", "repeat": "weekly"})
+
+
+async def _list_page(
+    request: web.Request, errors: dict[str, str], values: dict[str, Any], status: int = 200
+) -> web.Response:
+    context = {
+        "series": await _series_list(request),
+        "people": await _staff(request),
+        "errors": errors,
+        "values": values,
+        "repeats": list(REPEATS),
+    }
+    return page("meetings.html", request, context, status=status)
+
+
+def _local_instant(day: Any, at: Any) -> datetime:
+    return datetime.combine(day, at, tzinfo=ROME).astimezone(UTC)
+
+
+async def meeting_create(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *MANAGERS)
+    form = await checked_form(request, session)
+    values: dict[str, Any] = {
+        k: str(form.get(k, "")).strip() for k in ("title", "first_day", "at", "minutes", "repeat")
+    }
+    values["invitees"] = [str(v) for v in form.getall("invitees", [])]
+    check = FormErrors({})
+    if not values["title"] or len(values["title"]) > 200:
+        check.fields["title"] = "required" if not values["title"] else "too_long"
+    day = check.check("first_day", parse_date, values["first_day"])
+    at = check.check("at", parse_time, values["at"])
+    minutes = check.check("minutes", parse_int, values["minutes"], 15, 480)
+    if values["repeat"] not in REPEATS:
+        check.fields["repeat"] = "pick_one"
+    if not values["invitees"]:
+        check.fields["invitees"] = "pick_one"
+    if check.fields:
+        return await _list_page(request, check.fields, values, status=400)
+    try:
+        created = await meetings.create_series(
+            request.app[sessionmaker_key],
+            title=values["title"],
+            rrule=REPEATS[values["repeat"]],
+            starts_at=_local_instant(day, at),
+            minutes=minutes,
+            created_by=session.staff.id,
+            invitees=values["invitees"],
+        )
+    except InvalidInput:
+        return await _list_page(request, {"first_day": "bad_date"}, values, status=400)
+    return see_other(str(request.app.router["meeting"].url_for(id=created.id)))
+
+
+async def _load(request: web.Request, series_id: str) -> tuple[MeetingSeries, list[SeriesException], list[str]]:
+    async with request.app[sessionmaker_key]() as db:
+        found = await db.get(MeetingSeries, series_id)
+        if found is None:
+            raise NotFound("no such meeting series")
+        exceptions = list(await db.scalars(select(SeriesException).where(SeriesException.series_id == series_id)))
+        names = list(
+            await db.scalars(
+                select(Staff.name)
+                .join(SeriesInvitee, SeriesInvitee.staff_id == Staff.id)
+                .where(SeriesInvitee.series_id == series_id)
+                .order_by(Staff.name)
+            )
+        )
+    return found, exceptions, names
+
+
+def _upcoming(found: MeetingSeries, exceptions: list[SeriesException], now: datetime) -> list[dict[str, Any]]:
+    """The next meetings by their original time, each with what happens to it: held, skipped, or moved."""
+    changed = {e.original_start: e for e in exceptions}
+    rule = meetings.parse_rrule(found.rrule, found.starts_at)
+    horizon = now + timedelta(weeks=SHOWN_WEEKS)
+    rows = []
+    for local_start in rule.between(now.astimezone(ROME), horizon.astimezone(ROME), inc=True):
+        original = local_start.astimezone(UTC)
+        exception = changed.get(original)
+        state = "held" if exception is None else ("skipped" if exception.moved_to is None else "moved")
+        rows.append({"original": original, "state": state, "moved_to": exception.moved_to if exception else None})
+    return rows
+
+
+async def meeting(request: web.Request) -> web.StreamResponse:
+    await require_role(request, *MANAGERS)
+    found, exceptions, names = await _load(request, request.match_info["id"])
+    context = {"meeting": found, "invitees": names, "upcoming": _upcoming(found, exceptions, utcnow()), "error": None}
+    return page("meeting.html", request, context)
+
+
+def _original(form: Any) -> datetime:
+    try:
+        value = datetime.fromisoformat(str(form.get("original", "")))
+    except ValueError:
+        raise InvalidInput("no meeting at that time", {"original": "bad_date"}) from None
+    if value.tzinfo is None:
+        raise InvalidInput("no meeting at that time", {"original": "bad_date"})
+    return value
+
+
+async def meeting_change(request: web.Request) -> web.StreamResponse:
+    """Skip, restore or move one meeting of the series (``action`` in the form)."""
+    session = await require_role(request, *MANAGERS)
+    form = await checked_form(request, session)
+    series_id = request.match_info["id"]
+    sessionmaker = request.app[sessionmaker_key]
+    original = _original(form)
+    action = form.get("action")
+    if action == "skip":
+        await meetings.skip_occurrence(sessionmaker, series_id, original)
+    elif action == "restore":
+        await meetings.restore_occurrence(sessionmaker, series_id, original)
+    elif action == "move":
+        check = FormErrors({})
+        day = check.check("day", parse_date, form.get("day"))
+        at = check.check("at", parse_time, form.get("at"))
+        if check.fields:
+            found, exceptions, names = await _load(request, series_id)
+            context = {"meeting": found, "invitees": names, "upcoming": _upcoming(found, exceptions, utcnow())}
+            return page("meeting.html", request, {**context, "error": "bad_date"}, status=400)
+        await meetings.move_occurrence(sessionmaker, series_id, original, _local_instant(day, at))
+    else:
+        raise InvalidInput("unknown action", {"action": "pick_one"})
+    return see_other(str(request.app.router["meeting"].url_for(id=series_id)))
