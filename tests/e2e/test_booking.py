@@ -3,6 +3,7 @@ reaches the waiting room; the operator sees the booking in the agenda and the ci
 
 from __future__ import annotations
 
+import re
 from datetime import time, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from server.keys import sessionmaker_key
-from server.models import Booking, Consultation, OpeningHours, Service, utcnow
+from server.models import Booking, Consultation, OpeningHours, OutboxMessage, Service, utcnow
 from tests.e2e.conftest import LiveServer, NewContext
 from tests.e2e.flows import citizen_knock, operator_login
 
@@ -41,6 +42,20 @@ async def start_now(live_server: LiveServer) -> None:
         consultation.starts_at, consultation.ends_at = booking.starts_at, booking.ends_at
 
 
+async def link_in_the_email(live_server: LiveServer, to: str) -> str:
+    """The join link as the citizen receives it: from the confirmation email (kept in the outbox, as on a server
+    without SMTP; the SMTP path is tested against a real server in tests/integration/test_mail.py)."""
+    async with live_server.client.app[sessionmaker_key]() as db:
+        mail = await db.scalar(
+            select(OutboxMessage).where(OutboxMessage.to_address == to, OutboxMessage.kind == "confirmation")
+        )
+    assert mail is not None and mail.ics is not None
+    found = re.search(r"https?://\S+/join/\S+", mail.body)
+    assert found, "no join link in the confirmation email"
+    assert found.group(0) in mail.ics.replace("\r\n ", "")  # the .ics carries the same link
+    return found.group(0)
+
+
 async def citizen_books(page: Any, base_url: str) -> str:
     """On the public page: the first free slot, an alias and an email, the privacy notice; returns the join link."""
     await page.goto(f"{base_url}/book")
@@ -61,8 +76,9 @@ async def test_a_citizen_books_online_and_reaches_the_waiting_room(
 ) -> None:
     await open_service(live_server)
     citizen = await (await new_context(viewport={"width": 390, "height": 844})).new_page()
-    link = await citizen_books(citizen, live_server.url)
-    assert link.startswith(f"{live_server.url}/join/")
+    shown = await citizen_books(citizen, live_server.url)
+    link = await link_in_the_email(live_server, "luca@example.org")
+    assert link == shown and link.startswith(f"{live_server.url}/join/")
 
     await start_now(live_server)
     await citizen_knock(citizen, link)
