@@ -32,7 +32,6 @@ from scheduling.availability_rows import Absences, Extra, Operator, Weekly
 from scheduling.slots import OperatorSchedule, Ranges, ServiceRules, Slot, free_slots, local_day
 from server.errors import NotFound
 from server.models import Service
-from server.models.scheduling import Closure, OpeningHours
 
 DEFAULT_OPENING: dict[int, Ranges] = {weekday: ((time(9, 30), time(18, 0)),) for weekday in range(6)}
 
@@ -188,24 +187,13 @@ def _holidays_of(subdivision: str, year: int) -> frozenset[date]:
 
 
 async def _load_rules(db: AsyncSession, service: Service, first: date, last: date) -> ServiceRules:
-    found = await db.execute(
-        select(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)
-        .where(OpeningHours.service_id == service.id)
-        .order_by(OpeningHours.weekday, OpeningHours.opens)
-    )
-    opening: Weekly = defaultdict(list)
-    for weekday, opens, closes in found:
-        opening[weekday].append((opens, closes))
-    extra_closures = await db.scalars(
-        select(Closure.day).where(
-            or_(Closure.service_id == service.id, Closure.service_id.is_(None)), Closure.day.between(first, last)
-        )
-    )
+    opening = await rows.opening_hours(db, service.id)
+    extra_closures = await rows.closure_days(db, service.id, first, last)
     return ServiceRules(
         session_minutes=service.session_minutes,
         buffer_minutes=service.buffer_minutes,
         min_notice_minutes=service.min_notice_minutes,
         horizon_days=service.horizon_days,
-        opening=dict(opening) if opening else DEFAULT_OPENING,
-        closures=public_holidays(service.holiday_subdivision, first, last) | frozenset(extra_closures),
+        opening=opening or DEFAULT_OPENING,
+        closures=public_holidays(service.holiday_subdivision, first, last) | extra_closures,
     )

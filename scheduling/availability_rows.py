@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from scheduling.series import occurrences
 from scheduling.slots import to_utc
@@ -35,7 +36,9 @@ from server.models import Booking, BookingStatus, Role, Service, Staff
 from server.models.scheduling import (
     Availability,
     AvailabilityOverride,
+    Closure,
     MeetingSeries,
+    OpeningHours,
     OverrideKind,
     SeriesException,
     SeriesInvitee,
@@ -71,18 +74,19 @@ def _statement(name: str, dialect: str) -> Executable:
     """The statement ``name``, built once per dialect (building and hashing a statement costs more than running
     these small queries)."""
     ids: BindParameter[str] = bindparam("ids", expanding=True)
-    active = (
-        Booking.status == BookingStatus.ACTIVE,
-        Booking.blocked_until > bindparam("since"),
-        Booking.starts_at < bindparam("until"),
-        Booking.id != bindparam("ignore"),
-    )
     if name in {"operators", "operators_summed"}:
-        seconds = select(func.sum(_whole_seconds(dialect))).where(Booking.operator_id == Staff.id, *active)
-        summed = [seconds.scalar_subquery(), exists().where(SeriesInvitee.staff_id == Staff.id)]
-        columns = [Staff.id, Staff.discipline, Staff.daily_cap, *(summed if name == "operators_summed" else [])]
-        wanted = or_(bindparam("operator_id", type_=String) == None, Staff.id == bindparam("operator_id"))  # noqa: E711
-        return select(*columns).where(Staff.active.is_(True), Staff.role == Role.OPERATOR, wanted).order_by(Staff.id)
+        return _operators(dialect, summed=name == "operators_summed")
+    if name == "opening":
+        return (
+            select(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)
+            .where(OpeningHours.service_id == bindparam("service_id"))
+            .order_by(OpeningHours.weekday, OpeningHours.opens)
+        )
+    if name == "closures":
+        return select(Closure.day).where(
+            or_(Closure.service_id == bindparam("service_id"), Closure.service_id.is_(None)),
+            Closure.day.between(bindparam("first"), bindparam("last")),
+        )
     if name == "weekly":
         return select(Availability.staff_id, Availability.weekday, Availability.starts, Availability.ends).where(
             Availability.staff_id.in_(ids)
@@ -94,9 +98,40 @@ def _statement(name: str, dialect: str) -> Executable:
         )
     if name == "bookings":
         return select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
-            Booking.operator_id.in_(ids), *active
+            Booking.operator_id.in_(ids), *_ACTIVE
         )
     raise KeyError(name)
+
+
+def _operators(dialect: str, *, summed: bool) -> Executable:
+    """Eligible staff rows (``operator_id`` None: all); ``summed`` adds booked seconds and an invited flag."""
+    columns: list[ColumnElement[Any] | InstrumentedAttribute[Any]] = [Staff.id, Staff.discipline, Staff.daily_cap]
+    if summed:
+        seconds = select(func.sum(_whole_seconds(dialect))).where(Booking.operator_id == Staff.id, *_ACTIVE)
+        columns += [seconds.scalar_subquery(), exists().where(SeriesInvitee.staff_id == Staff.id)]
+    wanted = or_(bindparam("operator_id", type_=String) == None, Staff.id == bindparam("operator_id"))  # noqa: E711
+    return select(*columns).where(Staff.active.is_(True), Staff.role == Role.OPERATOR, wanted).order_by(Staff.id)
+
+
+_ACTIVE = (  # active bookings blocking time in [since, until), but the one being moved
+    Booking.status == BookingStatus.ACTIVE,
+    Booking.blocked_until > bindparam("since"),
+    Booking.starts_at < bindparam("until"),
+    Booking.id != bindparam("ignore"),
+)
+
+
+async def opening_hours(db: AsyncSession, service_id: str) -> Weekly:
+    """The service's opening ranges per weekday (empty when it has no rows)."""
+    opening: Weekly = defaultdict(list)
+    for weekday, opens, closes in await _run(db, "opening", service_id=service_id):
+        opening[weekday].append((opens, closes))
+    return dict(opening)
+
+
+async def closure_days(db: AsyncSession, service_id: str, first: date, last: date) -> frozenset[date]:
+    """Closure rows of the service, or of all services, between ``first`` and ``last``."""
+    return frozenset(day for (day,) in await _run(db, "closures", service_id=service_id, first=first, last=last))
 
 
 async def eligible_operators(
