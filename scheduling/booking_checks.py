@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.availability import day_inputs, free_slots_for, service_in
-from scheduling.slots import OperatorSchedule, ServiceRules, Slot, find_nearest, free_slots, local_day
+from scheduling.slots import OperatorSchedule, ServiceRules, Slot, find_nearest, local_day, slot_at
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.models import Booking, BookingMode, BookingStatus, Role, Service, Staff
 
@@ -176,10 +176,9 @@ async def _slot_at(
     operator_id: str | None,
     ignore: str | None,
 ) -> Slot:
-    rules, operators = inputs
-    for slot in free_slots(rules, operators, now, first_day=local_day(start), days=1):
-        if slot.starts_at == start:
-            return slot
+    slot = slot_at(*inputs, start, now)
+    if slot is not None:
+        return slot
     if await _taken(sessionmaker, service, start, ignore):
         raise SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id, ignore))
     raise InvalidInput("no session can be booked at this time", {"starts_at": "unavailable"})

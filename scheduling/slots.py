@@ -88,6 +88,28 @@ def free_slots(
     least loaded first: fewest bookings that day, then least busy time overall, then id, so that assignment is fair
     and deterministic.
     """
+    return _slots(rules, operators, now, first_day, days, None)
+
+
+def slot_at(rules: ServiceRules, operators: Sequence[OperatorSchedule], start: datetime, now: datetime) -> Slot | None:
+    """The slot :func:`free_slots` lists at ``start`` (its operators in the same order), or None when it lists
+    none there: the same test, run for that one start only (checking one requested booking)."""
+    seconds = _epoch(start)
+    if seconds != start.timestamp():
+        return None  # not on any grid: slots start on whole seconds
+    found = _slots(rules, operators, now, local_day(start), 1, seconds)
+    return found[0] if found else None
+
+
+def _slots(
+    rules: ServiceRules,
+    operators: Sequence[OperatorSchedule],
+    now: datetime,
+    first_day: date | None,
+    days: int | None,
+    only: int | None,
+) -> list[Slot]:
+    """:func:`free_slots`; ``only``: the one start (epoch seconds) to consider."""
     now_s = _epoch(now, up=True)
     today = now.astimezone(ROME).date()
     start_day = max(first_day or today, today)
@@ -100,7 +122,7 @@ def free_slots(
     day = start_day
     while day < end_day:
         if day not in rules.closures:
-            _day_slots(rules, prepared, day, earliest, found)
+            _day_slots(rules, prepared, day, earliest, found, only)
         day += timedelta(days=1)
     session = timedelta(minutes=rules.session_minutes)
     slots = []
@@ -258,8 +280,9 @@ def _day_slots(
     day: date,
     earliest: int,
     found: dict[int, dict[str, _Load]],
+    only: int | None = None,
 ) -> None:
-    """Add the free (start, operator) pairs of one open local day to ``found``.
+    """Add the free (start, operator) pairs of one open local day to ``found`` (only at ``only``, if given).
 
     Opening ranges are not merged: each has its own grid and a session must fit inside one of them (a lunch
     break that happens to be zero minutes long still starts a new grid)."""
@@ -271,6 +294,8 @@ def _day_slots(
     starts = sorted(
         {s for open_s, close_s in opening for s in range(open_s, close_s - session + 1, step) if s >= earliest}
     )
+    if only is not None:
+        starts = [only] if only in starts else []
     if not starts:
         return
     for op in operators:

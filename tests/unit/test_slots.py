@@ -27,6 +27,7 @@ from scheduling.slots import (
     Slot,
     find_nearest,
     free_slots,
+    slot_at,
     slot_is_free,
     to_utc,
 )
@@ -254,6 +255,17 @@ def test_slot_is_free_agrees_with_free_slots(scenario: Scenario) -> None:
     for start in {start for start, _ in listed}:
         for op in ops:
             assert slot_is_free(service, op, start, now) == ((start, op.operator_id) in listed)
+
+
+@settings(max_examples=30, deadline=None)
+@given(scenarios(), st.integers(0, 6 * 24 * 12))
+def test_slot_at_is_the_listed_slot(scenario: Scenario, minutes: int) -> None:
+    """``slot_at`` gives the listed slot at each listed start (same operators, same order), None elsewhere."""
+    service, ops, now, base = scenario
+    listed = {s.starts_at: s for s in free_slots(service, ops, now)}
+    anywhere = datetime.combine(base, time(0), UTC) + timedelta(minutes=minutes * 5)
+    for start in [*listed, anywhere, anywhere + timedelta(seconds=0.5)]:
+        assert slot_at(service, ops, start, now) == listed.get(start)
 
 
 # --- time zones ------------------------------------------------------------------------------------------------
