@@ -43,10 +43,12 @@ async def load_service(sessionmaker: async_sessionmaker[AsyncSession], slug_or_i
 
 
 async def service_in(db: AsyncSession, slug_or_id: str) -> Service:
-    """:func:`load_service` within the caller's transaction."""
+    """:func:`load_service` within the caller's transaction, detached from it: a rollback of that transaction (a
+    lost race) leaves it loaded."""
     service = await db.scalar(select(Service).where(or_(Service.slug == slug_or_id, Service.id == slug_or_id)))
     if service is None:
         raise NotFound(f"no service {slug_or_id!r}")
+    db.expunge(service)
     return service
 
 

@@ -28,8 +28,9 @@ from scheduling.booking_checks import (
     BookingRequest,
     SlotTaken,
     alternatives,
-    bookable_slot,
     free_slot,
+    requested_slot,
+    unavailable,
     validate_person,
 )
 from scheduling.slots import Slot
@@ -131,7 +132,7 @@ def _lost_race(exc: DBAPIError) -> bool:
 
 def _rows(
     service: Service, request: BookingRequest, mode: BookingMode, operator_id: str, now: datetime
-) -> tuple[Booked, Consultation]:
+) -> tuple[Booked, Consultation, str]:
     join_token, manage_token = new_join_token(), new_secret()
     start = request.starts_at
     end = start + timedelta(minutes=service.session_minutes)
@@ -150,7 +151,7 @@ def _rows(
         verbal_consent_by=_actor(staff) if staff is not None else None,
         verbal_consent_at=now if staff is not None else None,
     )  # fmt: skip
-    return Booked(booking, join_token, manage_token, service), consultation
+    return Booked(booking, join_token, manage_token, service), consultation, request.lang
 
 
 async def book(
@@ -167,25 +168,48 @@ async def book(
 
     Raises InvalidInput (400), NotFound (404), Forbidden (403) or SlotTaken (409)."""
     validate_person(request)
-    service, mode, slot = await bookable_slot(sessionmaker, request, now)
-    for operator_id in slot.operator_ids[:MAX_ATTEMPTS]:
-        booked, consultation = _rows(service, request, mode, operator_id, now)
+    slot: Slot | None = None
+    try:  # the first attempt in the transaction that checked the slot: one round of BEGIN/COMMIT less
+        async with sessionmaker.begin() as db:
+            service, mode, slot = await requested_slot(db, request, now)
+            if slot is not None:
+                return await _insert(
+                    db, settings, _rows(service, request, mode, slot.operator_ids[0], now), links, within
+                )
+    except DBAPIError as exc:
+        if slot is None or not _lost_race(exc):
+            raise
+    if slot is None:
+        raise await unavailable(sessionmaker, service, request.starts_at, now, request.operator_id)
+    for operator_id in slot.operator_ids[1:MAX_ATTEMPTS]:
         try:
             async with sessionmaker.begin() as db:
-                db.add_all([consultation, booked.booking])
-                record(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
-                if links is not None:
-                    await notify.enqueue_booking_emails(
-                        db, settings, booked.booking, join_link=links.join(booked.join_token),
-                        manage_link=links.manage(booked.manage_token), lang=request.lang, now=now,
-                    )  # fmt: skip
-                if within is not None:
-                    await within(db, booked)
-            return booked
+                return await _insert(db, settings, _rows(service, request, mode, operator_id, now), links, within)
         except DBAPIError as exc:
             if not _lost_race(exc):
                 raise
     raise SlotTaken(await alternatives(sessionmaker, service, request.starts_at, now, request.operator_id))
+
+
+async def _insert(
+    db: AsyncSession,
+    settings: Settings,
+    rows: tuple[Booked, Consultation, str],
+    links: Links | None,
+    within: InTransaction | None,
+) -> Booked:
+    """Add the booking, its consultation, the audit event and the emails to ``db`` (one flush at the end)."""
+    booked, consultation, lang = rows
+    db.add_all([consultation, booked.booking])
+    record(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
+    if links is not None:
+        await notify.enqueue_booking_emails(
+            db, settings, booked.booking, join_link=links.join(booked.join_token),
+            manage_link=links.manage(booked.manage_token), lang=lang, now=booked.booking.created_at,
+        )  # fmt: skip
+    if within is not None:
+        await within(db, booked)
+    return booked
 
 
 # --- cancel and move -------------------------------------------------------------------------------------------

@@ -152,19 +152,32 @@ async def free_slot(
     return await _slot_at(sessionmaker, service, inputs, start, now, operator_id, ignore_booking_id)
 
 
-async def bookable_slot(
-    sessionmaker: async_sessionmaker[AsyncSession], request: BookingRequest, now: datetime
-) -> tuple[Service, BookingMode, Slot]:
-    """The service, the mode and the free slot a new booking asks for, read in one short transaction (the checks
-    of :func:`check_service` and :func:`free_slot`, in that order)."""
-    async with sessionmaker.begin() as db:
-        service = await service_in(db, request.service)
-        mode = check_service(service, request)
-        _check_time(service, request.starts_at, now)
-        day = local_day(request.starts_at)
-        inputs = await day_inputs(db, service, day, now, operator_id=request.operator_id)
-    slot = await _slot_at(sessionmaker, service, inputs, request.starts_at, now, request.operator_id, None)
-    return service, mode, slot
+async def requested_slot(
+    db: AsyncSession, request: BookingRequest, now: datetime
+) -> tuple[Service, BookingMode, Slot | None]:
+    """The service, the mode and the free slot (None: not free) a new booking asks for, read in the caller's
+    transaction (the checks of :func:`check_service` and :func:`free_slot`, in that order); when None,
+    :func:`unavailable` says why."""
+    service = await service_in(db, request.service)
+    mode = check_service(service, request)
+    _check_time(service, request.starts_at, now)
+    inputs = await day_inputs(db, service, local_day(request.starts_at), now, operator_id=request.operator_id)
+    return service, mode, slot_at(*inputs, request.starts_at, now)
+
+
+async def unavailable(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    service: Service,
+    start: datetime,
+    now: datetime,
+    operator_id: str | None,
+    ignore: str | None = None,
+) -> Conflict | InvalidInput:
+    """Why no session can start at ``start``: someone took it (SlotTaken, with the nearest free slots, computed
+    only now), or it was never on the free grid (InvalidInput)."""
+    if await _taken(sessionmaker, service, start, ignore):
+        return SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id, ignore))
+    return InvalidInput("no session can be booked at this time", {"starts_at": "unavailable"})
 
 
 async def _slot_at(
@@ -177,8 +190,6 @@ async def _slot_at(
     ignore: str | None,
 ) -> Slot:
     slot = slot_at(*inputs, start, now)
-    if slot is not None:
-        return slot
-    if await _taken(sessionmaker, service, start, ignore):
-        raise SlotTaken(await alternatives(sessionmaker, service, start, now, operator_id, ignore))
-    raise InvalidInput("no session can be booked at this time", {"starts_at": "unavailable"})
+    if slot is None:
+        raise await unavailable(sessionmaker, service, start, now, operator_id, ignore)
+    return slot
