@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 
 import holidays
-from sqlalchemy import or_, select
+from sqlalchemy import Select, String, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling import availability_rows as rows
@@ -45,7 +45,7 @@ async def load_service(sessionmaker: async_sessionmaker[AsyncSession], slug_or_i
 async def service_in(db: AsyncSession, slug_or_id: str) -> Service:
     """:func:`load_service` within the caller's transaction, detached from it: a rollback of that transaction (a
     lost race) leaves it loaded."""
-    service = await db.scalar(select(Service).where(or_(Service.slug == slug_or_id, Service.id == slug_or_id)))
+    service = await db.scalar(_service_statement(), {"key": slug_or_id})
     if service is None:
         raise NotFound(f"no service {slug_or_id!r}")
     db.expunge(service)
@@ -120,6 +120,12 @@ async def day_inputs(
     return rules, _schedules(rules, operators, weekly, overrides, bookings, meetings, totals)
 
 
+@functools.cache
+def _service_statement() -> Select[Service]:
+    key = bindparam("key", type_=String)
+    return select(Service).where(or_(Service.slug == key, Service.id == key))
+
+
 def _horizon(service: Service, now: datetime) -> tuple[date, date]:
     first = local_day(now)
     return first, first + timedelta(days=max(service.horizon_days, 0))
@@ -176,6 +182,7 @@ async def free_slots_for(
     return free_slots(rules, operators, now, first_day=first_day, days=days)
 
 
+@functools.lru_cache(maxsize=256)
 def public_holidays(subdivision: str, first: date, last: date) -> frozenset[date]:
     """Italian public holidays between ``first`` and ``last`` (inclusive), with the subdivision's patron day."""
     years = (_holidays_of(subdivision, year) for year in range(first.year, last.year + 1))
