@@ -1,8 +1,9 @@
 """Loads what :func:`scheduling.slots.free_slots` needs from the database, and calls it.
 
 Everything is read in one short session with explicit queries (no relationship loads), limited to the local days
-the horizon can reach, so the cost does not grow with the history of bookings. Rules the database leaves implicit
-are made explicit here, once:
+the horizon can reach, so the cost does not grow with the history of bookings; checking one requested slot
+(:func:`day_inputs`) reads only that day, so its cost does not grow with the horizon either. Rules the database
+leaves implicit are made explicit here, once:
 
 - a service with no opening-hours rows is open Monday-Saturday 9:30-18:00 (the service's real hours);
 - closures are the Italian public holidays of the service's subdivision (``MI`` adds Sant'Ambrogio, 7 December)
