@@ -71,8 +71,7 @@ async def load_inputs(
         rules = await _load_rules(db, service, first, last)
         operators = await rows.eligible_operators(db, service, operator_id)
         ids = [op.id for op in operators]
-        weekly = await rows.weekly_ranges(db, ids)
-        overrides = await rows.overrides(db, ids, first, last)
+        weekly, overrides = await rows.operator_hours(db, ids, first, last)
         bookings = await rows.bookings(db, ids, first, last, ignore_booking_id)
         meetings = await rows.meetings(db, ids, first, last)
     return rules, _schedules(rules, operators, weekly, overrides, bookings, meetings, {})
@@ -112,8 +111,7 @@ async def day_inputs(
     rules = await _load_rules(db, service, day, day)
     operators = await rows.eligible_operators(db, service, operator_id, summed=(first, last, ignore))
     ids = [op.id for op in operators]
-    weekly = await rows.weekly_ranges(db, ids)
-    overrides = await rows.overrides(db, ids, day, day)
+    weekly, overrides = await rows.operator_hours(db, ids, day, day)
     meetings = await rows.meetings(db, [op.id for op in operators if op.invited], first, last)
     bookings = await rows.bookings(db, [i for i in ids if i in meetings], first, last, ignore)
     bookings += await rows.bookings(db, [i for i in ids if i not in meetings], day, day, ignore)

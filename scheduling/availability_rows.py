@@ -24,8 +24,10 @@ from sqlalchemy import (
     cast,
     exists,
     func,
+    null,
     or_,
     select,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -87,15 +89,20 @@ def _statement(name: str, dialect: str) -> Executable:
             or_(Closure.service_id == bindparam("service_id"), Closure.service_id.is_(None)),
             Closure.day.between(bindparam("first"), bindparam("last")),
         )
-    if name == "weekly":
-        return select(Availability.staff_id, Availability.weekday, Availability.starts, Availability.ends).where(
-            Availability.staff_id.in_(ids)
-        )
-    if name == "overrides":
+    if name == "hours":  # weekly ranges (day NULL) and overrides (weekday NULL) in one round trip
         row = AvailabilityOverride
-        return select(row.staff_id, row.day, row.kind, row.starts, row.ends).where(
+        weekly = select(
+            Availability.staff_id,
+            Availability.weekday,
+            cast(null(), row.day.type).label("day"),
+            cast(null(), row.kind.type).label("kind"),
+            Availability.starts,
+            Availability.ends,
+        ).where(Availability.staff_id.in_(ids))
+        changes = select(row.staff_id, cast(null(), Integer), row.day, row.kind, row.starts, row.ends).where(
             row.staff_id.in_(ids), row.day.between(bindparam("first"), bindparam("last"))
         )
+        return union_all(weekly, changes)
     if name == "bookings":
         return select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
             Booking.operator_id.in_(ids), *_ACTIVE
@@ -154,28 +161,25 @@ async def eligible_operators(
     ]
 
 
-async def weekly_ranges(db: AsyncSession, ids: Sequence[str]) -> dict[str, Weekly]:
+async def operator_hours(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date
+) -> tuple[dict[str, Weekly], tuple[Absences, Extra]]:
+    """Weekly ranges per operator and weekday; absences (``None``: the whole day, also when only one end is set)
+    and extra ranges per operator and day from ``first`` to ``last``."""
     if not ids:
-        return {}
+        return {}, ({}, {})
     weekly: dict[str, Weekly] = defaultdict(lambda: defaultdict(list))
-    for staff_id, weekday, starts, ends in await _run(db, "weekly", ids=list(ids)):
-        weekly[staff_id][weekday].append((starts, ends))
-    return {staff_id: dict(days) for staff_id, days in weekly.items()}
-
-
-async def overrides(db: AsyncSession, ids: Sequence[str], first: date, last: date) -> tuple[Absences, Extra]:
-    """Absences (``None``: the whole day, also when only one end is set) and extra ranges, per operator and day."""
-    if not ids:
-        return {}, {}
     absences: Absences = defaultdict(lambda: defaultdict(list))
     extra: Extra = defaultdict(lambda: defaultdict(list))
-    for staff_id, day, kind, starts, ends in await _run(db, "overrides", ids=list(ids), first=first, last=last):
+    for staff_id, weekday, day, kind, starts, ends in await _run(db, "hours", ids=list(ids), first=first, last=last):
         span = (starts, ends) if starts is not None and ends is not None else None
-        if kind is OverrideKind.ABSENCE:
+        if day is None:
+            weekly[staff_id][weekday].append((starts, ends))
+        elif kind is OverrideKind.ABSENCE:
             absences[staff_id][day].append(span)
         elif span is not None:
             extra[staff_id][day].append(span)
-    return _plain(absences), _plain(extra)
+    return _plain(weekly), (_plain(absences), _plain(extra))
 
 
 def _plain(nested: dict[str, dict[_K, _V]]) -> dict[str, dict[_K, _V]]:
