@@ -63,12 +63,17 @@ def issue_login_csrf(request: web.Request, response_cookies: dict[str, str]) -> 
     return token
 
 
-async def checked_login_form(request: web.Request) -> MultiDictProxy[Any]:
+async def checked_double_submit_form(request: web.Request, cookie_name: str) -> MultiDictProxy[Any]:
+    """A form posted before any session (login, public booking): its token must match the cookie's."""
     check_origin(request)
     form = await request.post()
     token = form.get("csrf_token")
-    cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
+    cookie = request.cookies.get(cookie_name)
     if not cookie or not isinstance(token, str) or not same(token, cookie):
         raise CsrfError(text="the form expired: go back, reload the page and try again")
     request[login_csrf_key] = cookie
     return form
+
+
+async def checked_login_form(request: web.Request) -> MultiDictProxy[Any]:
+    return await checked_double_submit_form(request, LOGIN_CSRF_COOKIE)

@@ -15,11 +15,11 @@ from babel.dates import format_date, format_datetime
 from multidict import MultiDictProxy
 
 from server.auth import SessionInfo
-from server.crypto import new_secret, same
+from server.crypto import new_secret
 from server.errors import Forbidden
 from server.keys import settings_key
 from server.models import Role
-from web.guard import CsrfError, check_origin, require_staff
+from web.guard import checked_double_submit_form, require_staff
 from web.i18n import negotiate
 from web.keys import login_csrf_key
 from web.render import render
@@ -165,14 +165,7 @@ def public_token(request: web.Request) -> str:
 
 
 async def checked_public_form(request: web.Request) -> MultiDictProxy[Any]:
-    check_origin(request)
-    form = await request.post()
-    token = form.get("csrf_token")
-    cookie = request.cookies.get(PUBLIC_CSRF_COOKIE)
-    if not cookie or not isinstance(token, str) or not same(token, cookie):
-        raise CsrfError(text="the form expired: go back, reload the page and try again")
-    request[login_csrf_key] = cookie
-    return form
+    return await checked_double_submit_form(request, PUBLIC_CSRF_COOKIE)
 
 
 def page(template: str, request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
