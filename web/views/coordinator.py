@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import holidays
 from aiohttp import web
 from multidict import MultiDictProxy
 
@@ -121,7 +122,8 @@ def parse_rules(form: MultiDictProxy[Any]) -> tuple[dict[str, Any], dict[str, An
     if len(rules["disciplines"]) > 300:
         errors.fields["disciplines"] = "too_long"
     typed["holiday_subdivision"] = rules["holiday_subdivision"] = typed["holiday_subdivision"].upper()
-    if not SUBDIVISION.match(rules["holiday_subdivision"]):
+    subdivision = rules["holiday_subdivision"]
+    if not SUBDIVISION.match(subdivision) or (subdivision and subdivision not in holidays.Italy.subdivisions):
         errors.fields["holiday_subdivision"] = "bad_subdivision"
     typed["bookable_online"] = rules["bookable_online"] = form.get("bookable_online") == "on"
     return rules, typed, errors.fields
