@@ -45,10 +45,7 @@ async def test_knock_then_admit(client: TestClient[Any, Any]) -> None:
 
 async def test_decline_then_close(client: TestClient[Any, Any]) -> None:
     async with Harness(client) as h:
-        staff = await h.staff()
-        room, token = await h.consultation(staff)
-        op = await h.operator(staff, room)
-        cit = await h.citizen(token, room)
+        op, cit, _room, _token = await h.knock()
         await op.expect("lobby")
         await op.send(type="decline", id=cit.id)
         await cit.expect("declined")
@@ -58,10 +55,7 @@ async def test_decline_then_close(client: TestClient[Any, Any]) -> None:
 
 async def test_citizen_leaving_disappears_from_lobby(client: TestClient[Any, Any]) -> None:
     async with Harness(client) as h:
-        staff = await h.staff()
-        room, token = await h.consultation(staff)
-        op = await h.operator(staff, room)
-        cit = await h.citizen(token, room)
+        op, cit, room, token = await h.knock()
         assert len((await op.expect("lobby"))["waiting"]) == 1
         await cit.send(type="leave")
         assert (await op.expect("lobby"))["waiting"] == []

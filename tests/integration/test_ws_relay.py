@@ -72,10 +72,7 @@ async def test_relay_errors(client: TestClient[Any, Any]) -> None:
 
 async def test_waiting_citizen_cannot_relay(client: TestClient[Any, Any]) -> None:
     async with Harness(client) as h:
-        staff = await h.staff()
-        room, token = await h.consultation(staff)
-        op = await h.operator(staff, room)
-        cit = await h.citizen(token, room)
+        op, cit, _room, _token = await h.knock()
         await op.expect("lobby")
         await cit.send(type="offer", to=op.id, sdp="v=0")
         await cit.send(type="chat", text="hello?")

@@ -136,12 +136,18 @@ class Harness:
         await peer.join(room)
         return peer
 
-    async def call(self) -> tuple[Peer, Peer, str]:
-        """An operator and an admitted citizen in a new consultation's room, all lobby noise read."""
+    async def knock(self) -> tuple[Peer, Peer, str, str]:
+        """An operator in a new consultation's room and a citizen who knocked on it: (operator, citizen, room,
+        the citizen's join token). The operator's lobby update for the knock is left unread."""
         staff = await self.staff()
         room, token = await self.consultation(staff)
         op = await self.operator(staff, room)
         cit = await self.citizen(token, room)
+        return op, cit, room, token
+
+    async def call(self) -> tuple[Peer, Peer, str]:
+        """An operator and an admitted citizen in a new consultation's room, all lobby noise read."""
+        op, cit, room, _token = await self.knock()
         await op.expect("lobby")
         await op.send(type="admit", id=cit.id)
         await cit.expect("admitted")
