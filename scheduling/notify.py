@@ -149,6 +149,28 @@ async def _next_sequence(db: AsyncSession, booking_id: str) -> int:
     return int(changes or 0) + 1
 
 
+async def _announce(
+    db: AsyncSession,
+    settings: Settings,
+    booking: Booking,
+    kind: str,
+    sequence: int,
+    join_link: str,
+    manage_link: str,
+    lang: str,
+    now: datetime,
+) -> None:
+    """The email that gives the citizen a (new) time, due now with its ``.ics``, and that time's reminders."""
+    phone = await _phone(db, settings, booking)
+    subject, body = render(kind, booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link)
+    message = _message(booking, kind, subject, body, now)
+    message.ics = booking_ics(
+        booking, join_link=join_link, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now
+    )
+    db.add(message)
+    await _add_reminders(db, settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
+
+
 async def enqueue_booking_emails(
     db: AsyncSession,
     settings: Settings,
@@ -167,15 +189,7 @@ async def enqueue_booking_emails(
         return
     if booking.id is None:  # not flushed yet: the id (a column default) is given at INSERT
         await db.flush()
-    now = now or utcnow()
-    phone = await _phone(db, settings, booking)
-    subject, body = render(
-        "confirmation", booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link
-    )
-    message = _message(booking, "confirmation", subject, body, now)
-    message.ics = booking_ics(booking, join_link=join_link, lang=lang, organizer=settings.mail_from, now=now)
-    db.add(message)
-    await _add_reminders(db, settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
+    await _announce(db, settings, booking, "confirmation", 0, join_link, manage_link, lang, now or utcnow())
 
 
 async def enqueue_moved(
@@ -193,16 +207,8 @@ async def enqueue_moved(
     await _drop_pending(db, booking.id)
     if not booking.citizen_email:
         return
-    now = now or utcnow()
-    phone = await _phone(db, settings, booking)
     sequence = await _next_sequence(db, booking.id)
-    subject, body = render("moved", booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link)
-    message = _message(booking, "moved", subject, body, now)
-    message.ics = booking_ics(
-        booking, join_link=join_link, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now
-    )
-    db.add(message)
-    await _add_reminders(db, settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
+    await _announce(db, settings, booking, "moved", sequence, join_link, manage_link, lang, now or utcnow())
 
 
 async def enqueue_cancellation(
