@@ -198,14 +198,19 @@ async def _insert(
     links: Links | None,
     within: InTransaction | None,
 ) -> Booked:
-    """Add the booking, its consultation, the audit event and the emails to ``db`` (one flush at the end)."""
+    """Add the booking, its consultation, the audit event and the emails to ``db``.
+
+    The booking is flushed first: a lost race ends there, before any email is rendered, and the rows that refer
+    to the booking (no ``relationship()`` orders them) are written after it."""
     booked, consultation, lang = rows
     db.add_all([consultation, booked.booking])
+    await db.flush()
     record(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
     if links is not None:
         await notify.enqueue_booking_emails(
             db, settings, booked.booking, join_link=links.join(booked.join_token),
             manage_link=links.manage(booked.manage_token), lang=lang, now=booked.booking.created_at,
+            service_phone=booked.service.phone,
         )  # fmt: skip
     if within is not None:
         await within(db, booked)

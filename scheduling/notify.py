@@ -90,10 +90,12 @@ def render(
     return t[kind], "\n\n".join(paragraphs) + "\n"
 
 
-async def _phone(db: AsyncSession, settings: Settings, booking: Booking) -> str:
-    """The service's own phone when it has one, else the platform's."""
-    phone = await db.scalar(select(Service.phone).where(Service.id == booking.service_id))
-    return phone or settings.service_phone
+async def _phone(db: AsyncSession, settings: Settings, booking: Booking, known: str | None = None) -> str:
+    """The service's own phone when it has one, else the platform's. ``known``: the service's phone column, when
+    the caller has the service at hand (no query, and so no early flush of the caller's session)."""
+    if known is None:
+        known = await db.scalar(select(Service.phone).where(Service.id == booking.service_id))
+    return known or settings.service_phone
 
 
 def _message(booking: Booking, kind: str, subject: str, body: str, send_after: datetime) -> OutboxMessage:
@@ -159,9 +161,10 @@ async def _announce(
     manage_link: str,
     lang: str,
     now: datetime,
+    service_phone: str | None = None,
 ) -> None:
     """The email that gives the citizen a (new) time, due now with its ``.ics``, and that time's reminders."""
-    phone = await _phone(db, settings, booking)
+    phone = await _phone(db, settings, booking, service_phone)
     subject, body = render(kind, booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link)
     message = _message(booking, kind, subject, body, now)
     message.ics = booking_ics(
@@ -180,8 +183,10 @@ async def enqueue_booking_emails(
     manage_link: str,
     lang: str = "it",
     now: datetime | None = None,
+    service_phone: str | None = None,
 ) -> None:
     """Add the confirmation (due now, with the ``.ics``) and the reminders of a new booking to ``db``.
+    ``service_phone``: the service's phone column, when the caller has the service loaded.
 
     Nothing is added when the citizen gave no email.
     """
@@ -189,7 +194,8 @@ async def enqueue_booking_emails(
         return
     if booking.id is None:  # not flushed yet: the id (a column default) is given at INSERT
         await db.flush()
-    await _announce(db, settings, booking, "confirmation", 0, join_link, manage_link, lang, now or utcnow())
+    now = now or utcnow()
+    await _announce(db, settings, booking, "confirmation", 0, join_link, manage_link, lang, now, service_phone)
 
 
 async def enqueue_moved(
