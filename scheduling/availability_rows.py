@@ -14,11 +14,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
-    BindParameter,
+    ARRAY,
     ColumnElement,
     Executable,
     Integer,
     String,
+    any_,
     bindparam,
     case,
     cast,
@@ -75,7 +76,6 @@ async def _run(db: AsyncSession, name: str, **params: Any) -> Sequence[Any]:
 def _statement(name: str, dialect: str) -> Executable:
     """The statement ``name``, built once per dialect (building and hashing a statement costs more than running
     these small queries)."""
-    ids: BindParameter[str] = bindparam("ids", expanding=True)
     if name in {"operators", "operators_summed"}:
         return _operators(dialect, summed=name == "operators_summed")
     if name == "opening":
@@ -98,16 +98,24 @@ def _statement(name: str, dialect: str) -> Executable:
             cast(null(), row.kind.type).label("kind"),
             Availability.starts,
             Availability.ends,
-        ).where(Availability.staff_id.in_(ids))
+        ).where(_among_ids(Availability.staff_id, dialect))
         changes = select(row.staff_id, cast(null(), Integer), row.day, row.kind, row.starts, row.ends).where(
-            row.staff_id.in_(ids), row.day.between(bindparam("first"), bindparam("last"))
+            _among_ids(row.staff_id, dialect), row.day.between(bindparam("first"), bindparam("last"))
         )
         return union_all(weekly, changes)
     if name == "bookings":
         return select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
-            Booking.operator_id.in_(ids), *_ACTIVE
+            _among_ids(Booking.operator_id, dialect), *_ACTIVE
         )
     raise KeyError(name)
+
+
+def _among_ids(column: InstrumentedAttribute[str], dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the ``ids`` parameter. PostgreSQL takes the list as one array parameter, so the SQL
+    text (and its prepared statement) stays the same for any number of ids; elsewhere an expanding IN."""
+    if dialect == "postgresql":
+        return column == any_(bindparam("ids", type_=ARRAY(String)))
+    return column.in_(bindparam("ids", expanding=True))
 
 
 def _operators(dialect: str, *, summed: bool) -> Executable:
