@@ -1,10 +1,11 @@
 """Background jobs, run in-process from ``cleanup_ctx``: the outbox sender.
 
-Several server processes may run against one database, so a sender first *claims* a due row with one atomic
-``UPDATE ... WHERE claimed_until IS NULL OR claimed_until < now`` and goes on only when that changed exactly one
-row. On PostgreSQL the loser of a race waits for the winner's commit and then re-checks the condition (READ
-COMMITTED), on SQLite writes are serialised: on both, one process sends each email. A claim is a lease: a process
-that dies mid-send leaves a row that becomes claimable again after :data:`LEASE`.
+Several server processes may run against one database, so a sender first *claims* a batch of due rows with one
+atomic ``UPDATE ... WHERE <due> AND (claimed_until IS NULL OR claimed_until < now) RETURNING id`` and sends only
+the rows returned. On PostgreSQL the loser of a race waits for the winner's commit and then re-checks the
+condition on the updated row (READ COMMITTED), on SQLite writes are serialised: on both, one process sends each
+email. A claim is a lease: a process that dies mid-send leaves rows that become claimable again after
+:data:`LEASE` (one that stops cleanly gives back the rows it did not get to).
 
 A failed delivery is retried with exponential backoff and marked FAILED after ``mail_max_attempts``. Reminders
 of a cancelled booking are dropped, and so are reminders whose session has already started. Logs carry ids,
@@ -18,10 +19,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from aiohttp import web
-from sqlalchemy import CursorResult, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.mail import DELIVERY_ERRORS, Mailer, mailer_for
@@ -46,36 +46,40 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
 
 
-async def _due_ids(sessionmaker: Sessionmaker, now: datetime) -> list[str]:
-    async with sessionmaker() as db:
-        rows = await db.scalars(
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.send_after <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
-            .order_by(OutboxMessage.send_after)
-            .limit(BATCH)
-        )
-        return list(rows)
+def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Due, pending and not leased to a sender (or its lease ran out)."""
+    return (
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.send_after <= now,
+        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
+    )
 
 
-async def claim(sessionmaker: Sessionmaker, message_id: str, now: datetime) -> bool:
-    """Take the lease on one due row; False when another sender has it (or it is no longer due)."""
+async def claim_due(sessionmaker: Sessionmaker, now: datetime, limit: int = BATCH) -> list[str]:
+    """Take the lease on up to ``limit`` due rows, oldest first, in one ``UPDATE ... RETURNING``: the ids this
+    sender got. The conditions are on the updated row itself, so a racing sender that updated it first (and
+    committed) makes it fail them: each row is returned to one sender only."""
+    due = select(OutboxMessage.id).where(*_claimable(now)).order_by(OutboxMessage.send_after).limit(limit)
     async with sessionmaker.begin() as db:
         result = await db.execute(
             update(OutboxMessage)
-            .where(
-                OutboxMessage.id == message_id,
-                OutboxMessage.status == OutboxStatus.PENDING,
-                OutboxMessage.send_after <= now,
-                or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now),
-            )
+            .where(OutboxMessage.id.in_(due.scalar_subquery()), *_claimable(now))
             .values(claimed_until=now + LEASE)
+            .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
         )
-        return cast(CursorResult[Any], result).rowcount == 1
+        return list(result.scalars())
+
+
+async def _release(sessionmaker: Sessionmaker, ids: list[str]) -> None:
+    """Give back leases not used (the sender is stopping), so another process need not wait for them to end."""
+    async with sessionmaker.begin() as db:
+        await db.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
+            .values(claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _finish(sessionmaker: Sessionmaker, message_id: str, **values: object) -> None:
@@ -88,16 +92,16 @@ async def _finish(sessionmaker: Sessionmaker, message_id: str, **values: object)
         )
 
 
-async def _load(sessionmaker: Sessionmaker, message_id: str) -> tuple[OutboxMessage, Booking | None] | None:
+async def _load(sessionmaker: Sessionmaker, ids: list[str]) -> list[tuple[OutboxMessage, Booking | None]]:
+    """The claimed rows with their bookings, oldest first (a row deleted meanwhile is simply missing)."""
     async with sessionmaker() as db:
-        row = (
-            await db.execute(
-                select(OutboxMessage, Booking)
-                .outerjoin(Booking, Booking.id == OutboxMessage.booking_id)
-                .where(OutboxMessage.id == message_id)
-            )
-        ).one_or_none()
-        return None if row is None else (row[0], row[1])
+        rows = await db.execute(
+            select(OutboxMessage, Booking)
+            .outerjoin(Booking, Booking.id == OutboxMessage.booking_id)
+            .where(OutboxMessage.id.in_(ids))
+            .order_by(OutboxMessage.send_after)
+        )
+        return [(message, booking) for message, booking in rows]
 
 
 async def _stale_reminder(
@@ -158,19 +162,22 @@ async def _deliver(
 
 
 async def run_once(sessionmaker: Sessionmaker, settings: Settings, mailer: Mailer, now: datetime | None = None) -> int:
-    """One round of the sender: claim, deliver and record every due row. Returns how many were delivered."""
+    """One round of the sender: claim the due rows, then deliver and record each. Returns how many were
+    delivered. Cancelled midway (shutdown), it gives back the leases of the rows it did not get to."""
     now = now or utcnow()
-    delivered = 0
-    for message_id in await _due_ids(sessionmaker, now):
-        if not await claim(sessionmaker, message_id, now):
-            continue
-        loaded = await _load(sessionmaker, message_id)
-        if loaded is None:  # deleted meanwhile (the booking was cancelled)
-            continue
-        message, booking = loaded
-        if await _stale_reminder(sessionmaker, message, booking, now):
-            continue
-        delivered += await _deliver(sessionmaker, settings, mailer, message, now)
+    claimed = await claim_due(sessionmaker, now)
+    if not claimed:
+        return 0
+    delivered, pending = 0, list(claimed)
+    try:
+        for message, booking in await _load(sessionmaker, claimed):
+            if not await _stale_reminder(sessionmaker, message, booking, now):
+                delivered += await _deliver(sessionmaker, settings, mailer, message, now)
+            pending.remove(message.id)
+    except asyncio.CancelledError:
+        with suppress(Exception):
+            await asyncio.shield(_release(sessionmaker, pending))
+        raise
     return delivered
 
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import icalendar
+import pytest
 from aiohttp import web
 from sqlalchemy import update
 
-from scheduling.jobs import LEASE, claim, outbox_sender, run_once
+from scheduling.jobs import LEASE, claim_due, outbox_sender, run_once
 from scheduling.mail import KeepingMailer, SmtpMailer
 from scheduling.notify import enqueue_cancellation, enqueue_moved
 from server.db import database_ctx
@@ -53,11 +54,39 @@ async def test_a_claim_is_exclusive_until_its_lease_ends(database_url: str, tmp_
         booking = await seed_booking(sm, NOW + timedelta(days=2))
         await enqueue(sm, Settings(reminder_hours=()), booking, NOW)
         [row] = await outbox(sm)
-        results = await asyncio.gather(*(claim(sm, row.id, NOW) for _ in range(5)))
-        assert sorted(results) == [False, False, False, False, True]
-        assert not await claim(sm, row.id, NOW + LEASE - timedelta(seconds=1))
+        results = await asyncio.gather(*(claim_due(sm, NOW) for _ in range(5)))
+        assert sorted(results) == [[], [], [], [], [row.id]]
+        assert await claim_due(sm, NOW + LEASE - timedelta(seconds=1)) == []
         # A sender that died mid-send leaves the row to be claimed again after the lease.
-        assert await claim(sm, row.id, NOW + LEASE + timedelta(seconds=1))
+        assert await claim_due(sm, NOW + LEASE + timedelta(seconds=1)) == [row.id]
+
+
+class StuckMailer(KeepingMailer):
+    """A mailer whose first delivery never ends (an SMTP server that stopped answering)."""
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def deliver(self, message: object) -> None:
+        self.started.set()
+        await asyncio.Event().wait()
+
+
+async def test_a_sender_stopped_mid_round_gives_back_its_claims(database_url: str, tmp_path: Path) -> None:
+    settings = Settings(reminder_hours=())
+    async with open_db(database_url, tmp_path) as sm:
+        for i in range(3):
+            await enqueue(sm, settings, await seed_booking(sm, NOW + timedelta(days=2, hours=i)), NOW)
+        mailer = StuckMailer()
+        round_ = asyncio.create_task(run_once(sm, settings, mailer, NOW))
+        await asyncio.wait_for(mailer.started.wait(), 10)
+        round_.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await round_
+        rows = await outbox(sm)
+        assert len(rows) == 3 and all(r.claimed_until is None and r.status == OutboxStatus.PENDING for r in rows)
+        # Another process takes them at once, without waiting for the lease to end.
+        assert sorted(await claim_due(sm, NOW + timedelta(seconds=1))) == sorted(r.id for r in rows)
 
 
 async def test_reminders_of_a_cancelled_booking_are_never_sent(database_url: str, tmp_path: Path) -> None:
