@@ -34,8 +34,9 @@ from scheduling.booking_checks import (
     validate_person,
 )
 from scheduling.slots import Slot
-from server.audit import record
+from server.audit import record, record_now
 from server.crypto import digest, join_digest, new_join_token, new_secret
+from server.db import insert_now
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.models import (
     Booking,
@@ -198,14 +199,13 @@ async def _insert(
     links: Links | None,
     within: InTransaction | None,
 ) -> Booked:
-    """Add the booking, its consultation, the audit event and the emails to ``db``.
+    """Write the booking, its consultation, the audit event and the emails in ``db``'s transaction.
 
-    The booking is flushed first: a lost race ends there, before any email is rendered, and the rows that refer
-    to the booking (no ``relationship()`` orders them) are written after it."""
+    The rows are inserted at once, without the unit of work (see :func:`server.db.insert_now`), the booking
+    first: a lost race ends there, before any email is rendered."""
     booked, consultation, lang = rows
-    db.add_all([consultation, booked.booking])
-    await db.flush()
-    record(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
+    await insert_now(db, consultation, booked.booking)
+    await record_now(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
     if links is not None:
         await notify.enqueue_booking_emails(
             db, settings, booked.booking, join_link=links.join(booked.join_token),

@@ -1,7 +1,7 @@
 """What emails a booking causes: a confirmation (with an ``.ics``), reminders, a cancellation, a move.
 
-Every function adds ``outbox`` rows to the caller's session, so the emails commit (or roll back) with the booking
-change they describe; :mod:`scheduling.jobs` sends them when due. The text is rendered here, once, in the
+Every function writes ``outbox`` rows in the caller's transaction, so the emails commit (or roll back) with the
+booking change they describe; :mod:`scheduling.jobs` sends them when due. The text is rendered here, once, in the
 citizen's language (Italian by default), plain and calm, with the time in Europe/Rome and the numbers to call.
 Bookings made with only a phone number get no email.
 """
@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.ics import booking_ics
+from server.db import insert_now
 from server.models import Booking, BookingMode, OutboxMessage, OutboxStatus, Service, utcnow
 from server.settings import Settings
 
@@ -92,14 +93,17 @@ def render(
 
 async def _phone(db: AsyncSession, settings: Settings, booking: Booking, known: str | None = None) -> str:
     """The service's own phone when it has one, else the platform's. ``known``: the service's phone column, when
-    the caller has the service at hand (no query, and so no early flush of the caller's session)."""
+    the caller has the service at hand (one query less)."""
     if known is None:
         known = await db.scalar(select(Service.phone).where(Service.id == booking.service_id))
     return known or settings.service_phone
 
 
-def _message(booking: Booking, kind: str, subject: str, body: str, send_after: datetime) -> OutboxMessage:
+def _message(
+    booking: Booking, kind: str, subject: str, body: str, send_after: datetime, ics: str | None = None
+) -> OutboxMessage:
     return OutboxMessage(
+        ics=ics,  # always given, so that a booking's messages have the same columns (one INSERT for all)
         to_address=booking.citizen_email,
         subject=subject,
         body=body,
@@ -111,23 +115,17 @@ def _message(booking: Booking, kind: str, subject: str, body: str, send_after: d
     )
 
 
-async def _add_reminders(
-    db: AsyncSession,
-    settings: Settings,
-    booking: Booking,
-    *,
-    phone: str,
-    lang: str,
-    join_link: str,
-    link: str,
-    now: datetime,
-) -> None:
+def _reminders(
+    settings: Settings, booking: Booking, *, phone: str, lang: str, join_link: str, link: str, now: datetime
+) -> list[OutboxMessage]:
     """One reminder per ``settings.reminder_hours``, due that long before the start; past ones are skipped."""
     subject, body = render("reminder", booking, settings, phone=phone, lang=lang, join_link=join_link, link=link)
+    reminders = []
     for hours in sorted(set(settings.reminder_hours), reverse=True):
         due = booking.starts_at - timedelta(hours=hours)
         if due > now:
-            db.add(_message(booking, f"{REMINDER_PREFIX}{hours}h", subject, body, due))
+            reminders.append(_message(booking, f"{REMINDER_PREFIX}{hours}h", subject, body, due))
+    return reminders
 
 
 async def _drop_pending(db: AsyncSession, booking_id: str) -> None:
@@ -166,12 +164,12 @@ async def _announce(
     """The email that gives the citizen a (new) time, due now with its ``.ics``, and that time's reminders."""
     phone = await _phone(db, settings, booking, service_phone)
     subject, body = render(kind, booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link)
-    message = _message(booking, kind, subject, body, now)
-    message.ics = booking_ics(
-        booking, join_link=join_link, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now
+    ics = booking_ics(booking, join_link=join_link, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now)
+    await insert_now(
+        db,
+        _message(booking, kind, subject, body, now, ics),
+        *_reminders(settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now),
     )
-    db.add(message)
-    await _add_reminders(db, settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
 
 
 async def enqueue_booking_emails(
@@ -235,8 +233,7 @@ async def enqueue_cancellation(
     phone = await _phone(db, settings, booking)
     sequence = await _next_sequence(db, booking.id)
     subject, body = render("cancellation", booking, settings, phone=phone, lang=lang, link=book_again_link)
-    message = _message(booking, "cancellation", subject, body, now)
-    message.ics = booking_ics(
+    ics = booking_ics(
         booking, join_link="", lang=lang, sequence=sequence, cancel=True, organizer=settings.mail_from, now=now
     )
-    db.add(message)
+    await insert_now(db, _message(booking, "cancellation", subject, body, now, ics))
