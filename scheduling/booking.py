@@ -34,7 +34,8 @@ from scheduling.booking_checks import (
     validate_person,
 )
 from scheduling.slots import Slot
-from server.audit import record, record_now
+from server import audit
+from server.audit import record
 from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.db import insert_now
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -199,19 +200,19 @@ async def _insert(
     links: Links | None,
     within: InTransaction | None,
 ) -> Booked:
-    """Write the booking, its consultation, the audit event and the emails in ``db``'s transaction.
-
-    The rows are inserted at once, without the unit of work (see :func:`server.db.insert_now`), the booking
-    first: a lost race ends there, before any email is rendered."""
+    """Write the booking, its consultation, the audit event and the emails in ``db``'s transaction, at once and
+    without the unit of work (see :func:`server.db.insert_now`: one statement on PostgreSQL)."""
     booked, consultation, lang = rows
-    await insert_now(db, consultation, booked.booking)
-    await record_now(db, booked.booking.booked_by, "create", "booking", booked.booking.id)
+    booking = booked.booking
+    emails = []
     if links is not None:
-        await notify.enqueue_booking_emails(
-            db, settings, booked.booking, join_link=links.join(booked.join_token),
-            manage_link=links.manage(booked.manage_token), lang=lang, now=booked.booking.created_at,
-            service_phone=booked.service.phone,
+        emails = notify.booking_emails(
+            settings, booking, booked.service, join_link=links.join(booked.join_token),
+            manage_link=links.manage(booked.manage_token), lang=lang, now=booking.created_at,
         )  # fmt: skip
+    await insert_now(
+        db, consultation, booking, audit.event(booking.booked_by, "create", "booking", booking.id), *emails
+    )
     if within is not None:
         await within(db, booked)
     return booked

@@ -91,12 +91,10 @@ def render(
     return t[kind], "\n\n".join(paragraphs) + "\n"
 
 
-async def _phone(db: AsyncSession, settings: Settings, booking: Booking, known: str | None = None) -> str:
-    """The service's own phone when it has one, else the platform's. ``known``: the service's phone column, when
-    the caller has the service at hand (one query less)."""
-    if known is None:
-        known = await db.scalar(select(Service.phone).where(Service.id == booking.service_id))
-    return known or settings.service_phone
+async def _phone(db: AsyncSession, settings: Settings, booking: Booking) -> str:
+    """The service's own phone when it has one, else the platform's."""
+    phone = await db.scalar(select(Service.phone).where(Service.id == booking.service_id))
+    return phone or settings.service_phone
 
 
 def _message(
@@ -149,51 +147,43 @@ async def _next_sequence(db: AsyncSession, booking_id: str) -> int:
     return int(changes or 0) + 1
 
 
-async def _announce(
-    db: AsyncSession,
+def _announcement(
     settings: Settings,
     booking: Booking,
     kind: str,
     sequence: int,
+    *,
+    phone: str,
     join_link: str,
     manage_link: str,
     lang: str,
     now: datetime,
-    service_phone: str | None = None,
-) -> None:
+) -> list[OutboxMessage]:
     """The email that gives the citizen a (new) time, due now with its ``.ics``, and that time's reminders."""
-    phone = await _phone(db, settings, booking, service_phone)
     subject, body = render(kind, booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link)
     ics = booking_ics(booking, join_link=join_link, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now)
-    await insert_now(
-        db,
-        _message(booking, kind, subject, body, now, ics),
-        *_reminders(settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now),
-    )
+    reminders = _reminders(settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
+    return [_message(booking, kind, subject, body, now, ics), *reminders]
 
 
-async def enqueue_booking_emails(
-    db: AsyncSession,
+def booking_emails(
     settings: Settings,
     booking: Booking,
+    service: Service,
     *,
     join_link: str,
     manage_link: str,
     lang: str = "it",
     now: datetime | None = None,
-    service_phone: str | None = None,
-) -> None:
-    """Add the confirmation (due now, with the ``.ics``) and the reminders of a new booking to ``db``.
-    ``service_phone``: the service's phone column, when the caller has the service loaded.
-
-    Nothing is added when the citizen gave no email.
-    """
+) -> list[OutboxMessage]:
+    """The outbox rows of a new booking of ``service``: the confirmation (due now, with the ``.ics``) and the
+    reminders; none when the citizen gave no email. The caller writes them with the booking."""
     if not booking.citizen_email:
-        return
-    if booking.id is None:  # not flushed yet: the id (a column default) is given at INSERT
-        await db.flush()
-    now = now or utcnow()
-    await _announce(db, settings, booking, "confirmation", 0, join_link, manage_link, lang, now, service_phone)
+        return []
+    return _announcement(
+        settings, booking, "confirmation", 0, phone=service.phone or settings.service_phone, join_link=join_link,
+        manage_link=manage_link, lang=lang, now=now or utcnow(),
+    )  # fmt: skip
 
 
 async def enqueue_moved(
@@ -212,7 +202,12 @@ async def enqueue_moved(
     if not booking.citizen_email:
         return
     sequence = await _next_sequence(db, booking.id)
-    await _announce(db, settings, booking, "moved", sequence, join_link, manage_link, lang, now or utcnow())
+    phone = await _phone(db, settings, booking)
+    emails = _announcement(
+        settings, booking, "moved", sequence, phone=phone, join_link=join_link, manage_link=manage_link, lang=lang,
+        now=now or utcnow(),
+    )  # fmt: skip
+    await insert_now(db, *emails)
 
 
 async def enqueue_cancellation(

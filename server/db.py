@@ -11,7 +11,7 @@ from typing import Any, cast
 from aiohttp import web
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Table, event, insert, inspect, text
+from sqlalchemy import ColumnDefault, Connection, Table, event, insert, inspect, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -50,24 +50,43 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 async def insert_now(db: AsyncSession, *objects: Base) -> None:
-    """INSERT the rows of new model instances now, in the order given, with Core statements on the session's
-    connection: one statement per run of same-table, same-columns instances, no unit of work (which costs more
-    than the statements on a hot path such as booking). Pending ORM changes are flushed first, so the rows these
+    """INSERT the rows of new model instances now, with Core statements on the session's connection and no unit
+    of work (which costs more than the statements on a hot path such as booking): one multi-row INSERT per run of
+    same-table, same-columns instances, in the order given. On PostgreSQL the runs go in one statement, the first
+    ones as data-modifying CTEs (its foreign-key checks run at the end of the statement, so the order within it
+    does not matter); elsewhere one statement each. Pending ORM changes are flushed first, so the rows these
     refer to exist.
 
-    The instances stay transient: readable, not tracked. Columns they do not set get the table's defaults, which
-    the instances then do not know, so give them every value that is read back (the id in particular)."""
+    The instances stay transient: readable (with the Python-side defaults of the columns they did not set, such
+    as their id), not tracked by the session."""
     await db.flush()
     connection = await db.connection()
-    for (table, _), run in groupby((_row(obj) for obj in objects), key=lambda row: (row[0], tuple(row[1]))):
-        await connection.execute(insert(table), [values for _, values in run])
+    runs = [
+        insert(table).values([values for _, values in run])
+        for (table, _), run in groupby((_row(obj) for obj in objects), key=lambda row: (row[0], tuple(row[1])))
+    ]
+    if not runs:
+        return
+    if connection.dialect.name == "postgresql":
+        *first, last = runs
+        runs = [last.add_cte(*(statement.cte(f"insert_{n}") for n, statement in enumerate(first)))]
+    for statement in runs:
+        await connection.execute(statement)
 
 
 def _row(obj: Base) -> tuple[Table, dict[str, Any]]:
+    """The table and column values of a new instance, its unset columns given their Python-side defaults (also
+    on the instance, so that it knows its id)."""
     state = inspect(obj)
-    mapper = state.mapper
-    values = {attr.columns[0].key: state.dict[attr.key] for attr in mapper.column_attrs if attr.key in state.dict}
-    return cast(Table, mapper.local_table), values
+    values = {}
+    for attr in state.mapper.column_attrs:
+        column = attr.columns[0]
+        if attr.key not in state.dict and isinstance(column.default, ColumnDefault):
+            default = column.default
+            setattr(obj, attr.key, default.arg(None) if default.is_callable else default.arg)
+        if attr.key in state.dict:
+            values[column.key] = state.dict[attr.key]
+    return cast(Table, state.mapper.local_table), values
 
 
 def _alembic_config(connection: Connection) -> Config:

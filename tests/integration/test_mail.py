@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.jobs import backoff, run_once
 from scheduling.mail import KeepingMailer, SmtpMailer, mailer_for
-from scheduling.notify import enqueue_booking_emails
+from scheduling.notify import booking_emails
 from server.consultations import WindowState, create_consultation, exchange_token
-from server.db import create_engine, make_sessionmaker, migrate
+from server.db import create_engine, insert_now, make_sessionmaker, migrate
 from server.models import (
     Booking,
     BookingChannel,
@@ -108,6 +108,18 @@ async def seed_booking(
         )
         db.add(booking)
     return booking
+
+
+async def enqueue_booking_emails(
+    db: AsyncSession, settings: Settings, booking: Booking, *, join_link: str, manage_link: str, **kw: Any
+) -> None:
+    """Write the emails of a booking already added to ``db``, as booking does for a new one."""
+    await db.flush()
+    service = await db.get(Service, booking.service_id)
+    assert service is not None
+    await insert_now(
+        db, *booking_emails(settings, booking, service, join_link=join_link, manage_link=manage_link, **kw)
+    )
 
 
 async def enqueue(sm: Sessionmaker, settings: Settings, booking: Booking, now: datetime, **kw: Any) -> None:
