@@ -29,7 +29,7 @@ from sqlalchemy import Select, String, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling import availability_rows as rows
-from scheduling.availability_rows import Absences, Extra, Operator, Weekly
+from scheduling.availability_rows import Operator, OperatorRows
 from scheduling.slots import OperatorSchedule, Ranges, ServiceRules, Slot, free_slots, local_day
 from server.errors import NotFound
 from server.models import Service
@@ -71,10 +71,9 @@ async def load_inputs(
         rules = await _load_rules(db, service, first, last)
         operators = await rows.eligible_operators(db, service, operator_id)
         ids = [op.id for op in operators]
-        weekly, overrides = await rows.operator_hours(db, ids, first, last)
-        bookings = await rows.bookings(db, ids, first, last, ignore_booking_id)
+        found = await rows.operator_rows(db, ids, first, last, ignore_booking_id)
         meetings = await rows.meetings(db, ids, first, last)
-    return rules, _schedules(rules, operators, weekly, overrides, bookings, meetings, {})
+    return rules, _schedules(rules, operators, found, found.bookings, meetings, {})
 
 
 async def load_day_inputs(
@@ -110,13 +109,13 @@ async def day_inputs(
     ignore = ignore_booking_id
     rules = await _load_rules(db, service, day, day)
     operators = await rows.eligible_operators(db, service, operator_id, summed=(first, last, ignore))
-    ids = [op.id for op in operators]
-    weekly, overrides = await rows.operator_hours(db, ids, day, day)
+    found = await rows.operator_rows(db, [op.id for op in operators], day, day, ignore)
     meetings = await rows.meetings(db, [op.id for op in operators if op.invited], first, last)
-    bookings = await rows.bookings(db, [i for i in ids if i in meetings], first, last, ignore)
-    bookings += await rows.bookings(db, [i for i in ids if i not in meetings], day, day, ignore)
+    # The invited ones' busy time is not summed by the database: their bookings over the horizon replace the day's.
+    bookings = [row for row in found.bookings if row[0] not in meetings]
+    bookings += await rows.bookings(db, list(meetings), first, last, ignore)
     totals = {op.id: op.busy_seconds or 0 for op in operators if op.id not in meetings}
-    return rules, _schedules(rules, operators, weekly, overrides, bookings, meetings, totals)
+    return rules, _schedules(rules, operators, found, bookings, meetings, totals)
 
 
 @functools.cache
@@ -133,14 +132,13 @@ def _horizon(service: Service, now: datetime) -> tuple[date, date]:
 def _schedules(
     rules: ServiceRules,
     operators: Sequence[Operator],
-    weekly: dict[str, Weekly],
-    overrides: tuple[Absences, Extra],
+    found: OperatorRows,
     bookings: Sequence[tuple[str, datetime, datetime]],
     meetings: dict[str, list[tuple[datetime, datetime]]],
     totals: dict[str, int],
 ) -> list[OperatorSchedule]:
     """The operators' schedules; ``totals``: the busy seconds over the horizon of those whose ``busy`` is partial."""
-    absences, extra = overrides
+    weekly, absences, extra = found.weekly, found.absences, found.extra
     busy: dict[str, list[tuple[datetime, datetime]]] = defaultdict(list)
     for staff_id, spans in meetings.items():
         busy[staff_id] += spans
@@ -195,8 +193,7 @@ def _holidays_of(subdivision: str, year: int) -> frozenset[date]:
 
 
 async def _load_rules(db: AsyncSession, service: Service, first: date, last: date) -> ServiceRules:
-    opening = await rows.opening_hours(db, service.id)
-    extra_closures = await rows.closure_days(db, service.id, first, last)
+    opening, extra_closures = await rows.service_days(db, service.id, first, last)
     return ServiceRules(
         session_minutes=service.session_minutes,
         buffer_minutes=service.buffer_minutes,

@@ -78,19 +78,20 @@ def _statement(name: str, dialect: str) -> Executable:
     these small queries)."""
     if name in {"operators", "operators_summed"}:
         return _operators(dialect, summed=name == "operators_summed")
-    if name == "opening":
-        return (
-            select(OpeningHours.weekday, OpeningHours.opens, OpeningHours.closes)
-            .where(OpeningHours.service_id == bindparam("service_id"))
-            .order_by(OpeningHours.weekday, OpeningHours.opens)
+    if name == "rules":  # opening ranges (day NULL) and closure days (weekday NULL) in one round trip
+        hours = OpeningHours
+        opening = select(hours.weekday, hours.opens, hours.closes, cast(null(), Closure.day.type).label("day")).where(
+            hours.service_id == bindparam("service_id")
         )
-    if name == "closures":
-        return select(Closure.day).where(
+        closed = select(
+            cast(null(), Integer), cast(null(), hours.opens.type), cast(null(), hours.closes.type), Closure.day
+        ).where(
             or_(Closure.service_id == bindparam("service_id"), Closure.service_id.is_(None)),
             Closure.day.between(bindparam("first"), bindparam("last")),
         )
-    if name == "hours":  # weekly ranges (day NULL) and overrides (weekday NULL) in one round trip
-        row = AvailabilityOverride
+        return union_all(opening, closed)
+    if name == "hours":  # weekly ranges, overrides (day set) and bookings (starts_at set) in one round trip
+        row, moment = AvailabilityOverride, Booking.starts_at.type
         weekly = select(
             Availability.staff_id,
             Availability.weekday,
@@ -98,11 +99,16 @@ def _statement(name: str, dialect: str) -> Executable:
             cast(null(), row.kind.type).label("kind"),
             Availability.starts,
             Availability.ends,
+            cast(null(), moment).label("starts_at"),
+            cast(null(), moment).label("blocked_until"),
         ).where(_among_ids(Availability.staff_id, dialect))
-        changes = select(row.staff_id, cast(null(), Integer), row.day, row.kind, row.starts, row.ends).where(
-            _among_ids(row.staff_id, dialect), row.day.between(bindparam("first"), bindparam("last"))
-        )
-        return union_all(weekly, changes)
+        changes = select(
+            row.staff_id, cast(null(), Integer), row.day, row.kind, row.starts, row.ends, null(), null()
+        ).where(_among_ids(row.staff_id, dialect), row.day.between(bindparam("first"), bindparam("last")))
+        busy = select(
+            Booking.operator_id, null(), null(), null(), null(), null(), Booking.starts_at, Booking.blocked_until
+        ).where(_among_ids(Booking.operator_id, dialect), *_ACTIVE)
+        return union_all(weekly, changes, busy)
     if name == "bookings":
         return select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
             _among_ids(Booking.operator_id, dialect), *_ACTIVE
@@ -136,17 +142,17 @@ _ACTIVE = (  # active bookings blocking time in [since, until), but the one bein
 )
 
 
-async def opening_hours(db: AsyncSession, service_id: str) -> Weekly:
-    """The service's opening ranges per weekday (empty when it has no rows)."""
+async def service_days(db: AsyncSession, service_id: str, first: date, last: date) -> tuple[Weekly, frozenset[date]]:
+    """The service's opening ranges per weekday (empty when it has no rows), and the closure rows of the service
+    or of all services between ``first`` and ``last``."""
     opening: Weekly = defaultdict(list)
-    for weekday, opens, closes in await _run(db, "opening", service_id=service_id):
-        opening[weekday].append((opens, closes))
-    return dict(opening)
-
-
-async def closure_days(db: AsyncSession, service_id: str, first: date, last: date) -> frozenset[date]:
-    """Closure rows of the service, or of all services, between ``first`` and ``last``."""
-    return frozenset(day for (day,) in await _run(db, "closures", service_id=service_id, first=first, last=last))
+    closed = set()
+    for weekday, opens, closes, day in await _run(db, "rules", service_id=service_id, first=first, last=last):
+        if day is None:
+            opening[weekday].append((opens, closes))
+        else:
+            closed.add(day)
+    return {weekday: sorted(ranges) for weekday, ranges in opening.items()}, frozenset(closed)
 
 
 async def eligible_operators(
@@ -169,25 +175,39 @@ async def eligible_operators(
     ]
 
 
-async def operator_hours(
-    db: AsyncSession, ids: Sequence[str], first: date, last: date
-) -> tuple[dict[str, Weekly], tuple[Absences, Extra]]:
-    """Weekly ranges per operator and weekday; absences (``None``: the whole day, also when only one end is set)
-    and extra ranges per operator and day from ``first`` to ``last``."""
+class OperatorRows(NamedTuple):
+    weekly: dict[str, Weekly]  # weekly ranges per operator and weekday
+    absences: Absences  # None: the whole day (also when only one end is set)
+    extra: Extra
+    bookings: list[tuple[str, datetime, datetime]]  # (operator, starts_at, blocked_until) of active bookings
+
+
+async def operator_rows(
+    db: AsyncSession, ids: Sequence[str], first: date, last: date, ignore: str | None
+) -> OperatorRows:
+    """The operators' weekly ranges, their absences and extra ranges per day from ``first`` to ``last``, and
+    their active bookings (any service, but ``ignore``) that touch those local days: one round trip."""
     if not ids:
-        return {}, ({}, {})
+        return OperatorRows({}, {}, {}, [])
     weekly: dict[str, Weekly] = defaultdict(lambda: defaultdict(list))
     absences: Absences = defaultdict(lambda: defaultdict(list))
     extra: Extra = defaultdict(lambda: defaultdict(list))
-    for staff_id, weekday, day, kind, starts, ends in await _run(db, "hours", ids=list(ids), first=first, last=last):
+    booked = []
+    since, until = _window(first, last)
+    found = await _run(
+        db, "hours", ids=list(ids), first=first, last=last, since=since, until=until, ignore=ignore or ""
+    )
+    for staff_id, weekday, day, kind, starts, ends, starts_at, blocked_until in found:
         span = (starts, ends) if starts is not None and ends is not None else None
-        if day is None:
+        if starts_at is not None:
+            booked.append((staff_id, starts_at, blocked_until))
+        elif day is None:
             weekly[staff_id][weekday].append((starts, ends))
         elif kind is OverrideKind.ABSENCE:
             absences[staff_id][day].append(span)
         elif span is not None:
             extra[staff_id][day].append(span)
-    return _plain(weekly), (_plain(absences), _plain(extra))
+    return OperatorRows(_plain(weekly), _plain(absences), _plain(extra), booked)
 
 
 def _plain(nested: dict[str, dict[_K, _V]]) -> dict[str, dict[_K, _V]]:
