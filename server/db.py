@@ -51,27 +51,26 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 async def insert_now(db: AsyncSession, *objects: Base) -> None:
     """INSERT the rows of new model instances now, with Core statements on the session's connection and no unit
-    of work (which costs more than the statements on a hot path such as booking): one multi-row INSERT per run of
-    same-table, same-columns instances, in the order given. On PostgreSQL the runs go in one statement, the first
-    ones as data-modifying CTEs (its foreign-key checks run at the end of the statement, so the order within it
-    does not matter); elsewhere one statement each. Pending ORM changes are flushed first, so the rows these
-    refer to exist.
+    of work (which costs more than the statements on a hot path such as booking). On PostgreSQL all the rows go
+    in one statement, all but the last as data-modifying CTEs (its foreign-key checks run at the end of the
+    statement, so the order within it does not matter); elsewhere one executemany INSERT per run of same-table,
+    same-columns instances, in the order given. Pending ORM changes are flushed first, so the rows these refer
+    to exist.
 
     The instances stay transient: readable (with the Python-side defaults of the columns they did not set, such
     as their id), not tracked by the session."""
     await db.flush()
     connection = await db.connection()
-    runs = [
-        insert(table).values([values for _, values in run])
-        for (table, _), run in groupby((_row(obj) for obj in objects), key=lambda row: (row[0], tuple(row[1])))
-    ]
-    if not runs:
+    rows = [_row(obj) for obj in objects]
+    if not rows:
         return
     if connection.dialect.name == "postgresql":
-        *first, last = runs
-        runs = [last.add_cte(*(statement.cte(f"insert_{n}") for n, statement in enumerate(first)))]
-    for statement in runs:
-        await connection.execute(statement)
+        # One single-row INSERT per row (a multi-row VALUES statement is compiled anew each time, these are cached)
+        *first, last = (insert(table).values(**values) for table, values in rows)
+        await connection.execute(last.add_cte(*(statement.cte(f"insert_{n}") for n, statement in enumerate(first))))
+        return
+    for (table, _), run in groupby(rows, key=lambda row: (row[0], tuple(row[1]))):
+        await connection.execute(insert(table), [values for _, values in run])
 
 
 def _row(obj: Base) -> tuple[Table, dict[str, Any]]:
