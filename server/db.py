@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from itertools import groupby
@@ -11,7 +12,7 @@ from typing import Any, cast
 from aiohttp import web
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import ColumnDefault, Connection, Table, event, insert, inspect, text
+from sqlalchemy import ColumnDefault, Connection, Executable, Table, bindparam, event, insert, inspect, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -65,27 +66,48 @@ async def insert_now(db: AsyncSession, *objects: Base) -> None:
     if not rows:
         return
     if connection.dialect.name == "postgresql":
-        # One single-row INSERT per row (a multi-row VALUES statement is compiled anew each time, these are cached)
-        *first, last = (insert(table).values(**values) for table, values in rows)
-        await connection.execute(last.add_cte(*(statement.cte(f"insert_{n}") for n, statement in enumerate(first))))
+        shape = tuple((table, tuple(values)) for table, values in rows)
+        params = {f"r{n}_{key}": value for n, (_, values) in enumerate(rows) for key, value in values.items()}
+        await connection.execute(_one_statement(shape), params)
         return
     for (table, _), run in groupby(rows, key=lambda row: (row[0], tuple(row[1]))):
         await connection.execute(insert(table), [values for _, values in run])
 
 
+@functools.lru_cache(maxsize=64)
+def _one_statement(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Executable:
+    """One INSERT statement for rows of these tables and columns (parameters ``r<row>_<column>``), built once per
+    shape: all but the last row as data-modifying CTEs."""
+    *first, last = (
+        insert(table).values({key: bindparam(f"r{n}_{key}", type_=table.c[key].type) for key in keys})
+        for n, (table, keys) in enumerate(shape)
+    )
+    return last.add_cte(*(statement.cte(f"insert_{n}") for n, statement in enumerate(first)))
+
+
 def _row(obj: Base) -> tuple[Table, dict[str, Any]]:
     """The table and column values of a new instance, its unset columns given their Python-side defaults (also
     on the instance, so that it knows its id)."""
-    state = inspect(obj)
+    table, columns = _columns(type(obj))
+    state = obj.__dict__
     values = {}
-    for attr in state.mapper.column_attrs:
-        column = attr.columns[0]
-        if attr.key not in state.dict and isinstance(column.default, ColumnDefault):
-            default = column.default
-            setattr(obj, attr.key, default.arg(None) if default.is_callable else default.arg)
-        if attr.key in state.dict:
-            values[column.key] = state.dict[attr.key]
-    return cast(Table, state.mapper.local_table), values
+    for attr, key, default in columns:
+        if attr not in state and default is not None:
+            setattr(obj, attr, default.arg(None) if default.is_callable else default.arg)
+        if attr in state:
+            values[key] = state[attr]
+    return table, values
+
+
+@functools.cache
+def _columns(model: type[Base]) -> tuple[Table, list[tuple[str, str, ColumnDefault | None]]]:
+    """A model's table, and for each column its attribute name, column name and Python-side default."""
+    mapper = inspect(model)
+    columns = [
+        (attr.key, attr.columns[0].key, d if isinstance(d := attr.columns[0].default, ColumnDefault) else None)
+        for attr in mapper.column_attrs
+    ]
+    return cast(Table, mapper.local_table), columns
 
 
 def _alembic_config(connection: Connection) -> Config:
