@@ -8,6 +8,7 @@ Bookings made with only a phone number get no email.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -63,8 +64,10 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
+@functools.lru_cache(maxsize=1024)
 def when_text(at: datetime, lang: str = "it") -> str:
-    """E.g. "lunedì 7 dicembre, 10:30 (ora di Roma)": the local time of an instant, saying whose time it is."""
+    """E.g. "lunedì 7 dicembre, 10:30 (ora di Roma)": the local time of an instant, saying whose time it is.
+    Cached: one booking's emails all give its time, and formatting a date with Babel is not cheap."""
     lang = lang if lang in TEXTS else "it"
     local = format_datetime(at, "EEEE d MMMM, HH:mm", tzinfo=ROME, locale=lang)
     return f"{local} {TEXTS[lang]['rome']}"
