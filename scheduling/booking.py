@@ -12,7 +12,8 @@ digests are stored.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -40,6 +41,7 @@ from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.db import insert_now
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.models import (
+    Base,
     Booking,
     BookingChannel,
     BookingMode,
@@ -109,8 +111,24 @@ class Links(Protocol):
     def book_again(self) -> str: ...
 
 
-# Called inside the booking's transaction once its rows are added (e.g. to store an idempotent answer with it).
-InTransaction = Callable[[AsyncSession, Booked], Awaitable[None]]
+# Called before the booking is written; returns rows to write with it, atomically (e.g. the idempotent answer).
+WithBooking = Callable[[AsyncSession, Booked], Awaitable[Sequence[Base]]]
+
+
+@asynccontextmanager
+async def _attempt(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """The session of one booking attempt: its reads, then its one write (:func:`server.db.insert_now`).
+
+    On PostgreSQL that write is one statement, atomic by itself, and the reads see what they would in a READ
+    COMMITTED transaction (each statement its own snapshot): the session runs in autocommit, which saves the
+    BEGIN and COMMIT round trips. Elsewhere the write is several statements, in a transaction."""
+    async with sessionmaker() as db:
+        if db.get_bind().dialect.name == "postgresql":
+            await db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            yield db
+        else:
+            async with db.begin():
+                yield db
 
 
 # --- book ------------------------------------------------------------------------------------------------------
@@ -163,16 +181,16 @@ async def book(
     now: datetime,
     *,
     links: Links | None = None,
-    within: InTransaction | None = None,
+    within: WithBooking | None = None,
 ) -> Booked:
-    """Book a session: validate, pick the operator (the chosen one, else the least loaded free one), insert the
-    booking and its consultation in one transaction, queue the emails (when ``links`` are given).
+    """Book a session: validate, pick the operator (the chosen one, else the least loaded free one), write the
+    booking, its consultation and its emails (when ``links`` are given) atomically.
 
     Raises InvalidInput (400), NotFound (404), Forbidden (403) or SlotTaken (409)."""
     validate_person(request)
     slot: Slot | None = None
-    try:  # the first attempt in the transaction that checked the slot: one round of BEGIN/COMMIT less
-        async with sessionmaker.begin() as db:
+    try:  # the first attempt in the session that checked the slot
+        async with _attempt(sessionmaker) as db:
             service, mode, slot = await requested_slot(db, request, now)
             if slot is not None:
                 return await _insert(
@@ -185,7 +203,7 @@ async def book(
         raise await unavailable(sessionmaker, service, request.starts_at, now, request.operator_id)
     for operator_id in slot.operator_ids[1:MAX_ATTEMPTS]:
         try:
-            async with sessionmaker.begin() as db:
+            async with _attempt(sessionmaker) as db:
                 return await _insert(db, settings, _rows(service, request, mode, operator_id, now), links, within)
         except DBAPIError as exc:
             if not _lost_race(exc):
@@ -198,10 +216,10 @@ async def _insert(
     settings: Settings,
     rows: tuple[Booked, Consultation, str],
     links: Links | None,
-    within: InTransaction | None,
+    within: WithBooking | None,
 ) -> Booked:
-    """Write the booking, its consultation, the audit event and the emails in ``db``'s transaction, at once and
-    without the unit of work (see :func:`server.db.insert_now`: one statement on PostgreSQL)."""
+    """Write the booking, its consultation, the audit event, the emails and ``within``'s rows at once, without the
+    unit of work (see :func:`server.db.insert_now`: one statement on PostgreSQL)."""
     booked, consultation, lang = rows
     booking = booked.booking
     emails = []
@@ -210,11 +228,9 @@ async def _insert(
             settings, booking, booked.service, join_link=links.join(booked.join_token),
             manage_link=links.manage(booked.manage_token), lang=lang, now=booking.created_at,
         )  # fmt: skip
-    await insert_now(
-        db, consultation, booking, audit.event(booking.booked_by, "create", "booking", booking.id), *emails
-    )
-    if within is not None:
-        await within(db, booked)
+    extra = await within(db, booked) if within is not None else ()
+    created = audit.event(booking.booked_by, "create", "booking", booking.id)
+    await insert_now(db, consultation, booking, created, *emails, *extra)
     return booked
 
 

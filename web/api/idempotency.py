@@ -90,19 +90,18 @@ async def lookup(sessionmaker: async_sessionmaker[AsyncSession], key: Idempotenc
         raise IdempotencyKeyReused("this Idempotency-Key was used for another request") from None
 
 
-async def store(db: AsyncSession, key: IdempotencyKey, status: int, body: Any, now: datetime) -> None:
-    """Add the answer to the caller's transaction (replacing an expired record of the same key)."""
+async def answer_row(db: AsyncSession, key: IdempotencyKey, status: int, body: Any, now: datetime) -> IdempotencyRecord:
+    """The record of the first answer to ``key``, for the caller to write with the change it answers; an expired
+    record of the same key is deleted first."""
     await db.execute(
         delete(IdempotencyRecord).where(
             IdempotencyRecord.key == key.record_id, IdempotencyRecord.created_at <= now - TTL
         )
     )
-    db.add(
-        IdempotencyRecord(
-            key=key.record_id,
-            request_hash=key.request_hash,
-            status=status,
-            body=key.seal(json.dumps(body)),
-            created_at=now,
-        )
+    return IdempotencyRecord(
+        key=key.record_id,
+        request_hash=key.request_hash,
+        status=status,
+        body=key.seal(json.dumps(body)),
+        created_at=now,
     )

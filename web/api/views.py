@@ -21,7 +21,7 @@ from server.auth import SessionInfo
 from server.crypto import same
 from server.errors import Forbidden, NotFound
 from server.keys import sessionmaker_key, settings_key
-from server.models import Service, utcnow
+from server.models import Base, Service, utcnow
 from server.origins import origin_allowed
 from web.api import idempotency, payload
 from web.api.idempotency import HEADER, IdempotencyKey
@@ -124,10 +124,11 @@ async def create_booking(request: web.Request) -> web.Response:
         return _replayed(replay)
     answer: dict[str, Any] = {}
 
-    async def within(db: AsyncSession, booked: Booked) -> None:
+    async def within(db: AsyncSession, booked: Booked) -> list[Base]:
         answer.update(_booked_json(request, booked, staff=staff is not None))
-        if key is not None:
-            await idempotency.store(db, key, web.HTTPCreated.status_code, answer, now)
+        if key is None:
+            return []
+        return [await idempotency.answer_row(db, key, web.HTTPCreated.status_code, answer, now)]
 
     try:
         await booking.book(
