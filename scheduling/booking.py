@@ -36,7 +36,6 @@ from scheduling.booking_checks import (
 )
 from scheduling.slots import Slot
 from server import audit
-from server.audit import record
 from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.db import insert_now
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -259,7 +258,7 @@ async def find(sessionmaker: async_sessionmaker[AsyncSession], ref: BookingRef) 
     """The booking behind a manage token or a staff reference (audited: it holds personal data)."""
     async with sessionmaker.begin() as db:
         booking = await _locate(db, ref)
-        record(db, _ref_actor(ref), "read", "booking", booking.id)
+        audit.record(db, _ref_actor(ref), "read", "booking", booking.id)
     return booking
 
 
@@ -285,7 +284,7 @@ async def cancel(
         consultation = await db.get(Consultation, booking.consultation_id) if booking.consultation_id else None
         if consultation is not None and consultation.status != ConsultationStatus.ENDED:
             consultation.status, consultation.ended_at = ConsultationStatus.ENDED, now
-        record(db, _ref_actor(ref), "cancel", "booking", booking.id)
+        audit.record(db, _ref_actor(ref), "cancel", "booking", booking.id)
         if links is not None:
             await notify.enqueue_cancellation(
                 db, settings, booking, book_again_link=links.book_again(), lang=lang, now=now
@@ -358,7 +357,7 @@ async def _move_to(
             consultation.operator_id, consultation.starts_at, consultation.ends_at = operator_id, *_window(slot)
             consultation.token_hash = join_digest(join_token)
         await db.flush()
-        record(db, _ref_actor(ref), "move", "booking", booking.id)
+        audit.record(db, _ref_actor(ref), "move", "booking", booking.id)
         if links is not None:
             link_token = manage_token or (ref.token if isinstance(ref, ByToken) else "")
             await notify.enqueue_moved(

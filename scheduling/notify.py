@@ -1,8 +1,9 @@
 """What emails a booking causes: a confirmation (with an ``.ics``), reminders, a cancellation, a move.
 
-Every function writes ``outbox`` rows in the caller's transaction, so the emails commit (or roll back) with the
-booking change they describe; :mod:`scheduling.jobs` sends them when due. The text is rendered here, once, in the
-citizen's language (Italian by default), plain and calm, with the time in Europe/Rome and the numbers to call.
+The emails are ``outbox`` rows written in the transaction of the booking change they describe (a new booking's
+are returned by :func:`booking_emails` and written with its other rows), so they commit or roll back with it;
+:mod:`scheduling.jobs` sends them when due. The text is rendered here, once, in the citizen's language (Italian
+by default), plain and calm, with the time in Europe/Rome and the numbers to call.
 Bookings made with only a phone number get no email.
 """
 
@@ -104,7 +105,7 @@ def _message(
     booking: Booking, kind: str, subject: str, body: str, send_after: datetime, ics: str | None = None
 ) -> OutboxMessage:
     return OutboxMessage(
-        ics=ics,  # always given, so that a booking's messages have the same columns (one INSERT for all)
+        ics=ics,
         to_address=booking.citizen_email,
         subject=subject,
         body=body,
