@@ -43,7 +43,10 @@ def create_engine(settings: Settings) -> AsyncEngine:
         engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
+    # A pool smaller than the usual number of concurrent requests would open and close a connection for each
+    # request above it (with its TLS attempt, authentication and type introspection).
+    size = settings.database_pool_size
+    return create_async_engine(url, pool_pre_ping=True, pool_size=size, max_overflow=size, hide_parameters=True)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

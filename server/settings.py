@@ -86,6 +86,13 @@ SETTINGS: tuple[Setting, ...] = (
         str,
     ),
     Setting(
+        "database_pool_size",
+        "int",
+        10,
+        "Database connections kept open (PostgreSQL). Busier moments open up to as many again, closed after use.",
+        int,
+    ),
+    Setting(
         "public_url",
         "str",
         "",
@@ -217,6 +224,7 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("data")
     database_url: str = ""
+    database_pool_size: int = 10
     public_url: str = ""
     allowed_origins: tuple[str, ...] = ()
     ice_servers: tuple[dict[str, Any], ...] = ()
