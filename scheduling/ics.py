@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from icalendar import Calendar, Event
+from icalendar.prop import vCalAddress, vDDDTypes, vInt, vText, vUri
 
 from server.models import Booking
 
@@ -41,27 +41,50 @@ def booking_ics(
 
     ``sequence`` must grow with every change of the booking (0 when first booked); ``cancel`` makes it a
     METHOD:CANCEL message with STATUS:CANCELLED, which tells a calendar to remove the entry.
-    """
+
+    Every booking's confirmation carries one, so it is written line by line: the values are encoded by
+    ``icalendar``'s property types, the lines folded here (a Calendar object tree costs several times more to
+    serialise, and it would always have this one shape)."""
     lang = lang if lang in SUMMARY else "it"
-    calendar = Calendar()
-    calendar.add("prodid", PRODID)
-    calendar.add("version", "2.0")
-    calendar.add("method", "CANCEL" if cancel else "PUBLISH")
-    event = Event()
-    event.add("uid", booking_uid(booking.id))
-    event.add("dtstamp", (now or datetime.now(UTC)).astimezone(UTC))
-    event.add("dtstart", booking.starts_at.astimezone(UTC))
-    event.add("dtend", booking.ends_at.astimezone(UTC))
-    event.add("sequence", sequence)
-    event.add("summary", SUMMARY[lang])
+    event: list[tuple[str, vText | vDDDTypes | vInt | vUri | vCalAddress]] = [
+        ("UID", vText(booking_uid(booking.id))),
+        ("DTSTAMP", vDDDTypes((now or datetime.now(UTC)).astimezone(UTC))),
+        ("DTSTART", vDDDTypes(booking.starts_at.astimezone(UTC))),
+        ("DTEND", vDDDTypes(booking.ends_at.astimezone(UTC))),
+        ("SEQUENCE", vInt(sequence)),
+        ("SUMMARY", vText(SUMMARY[lang])),
+    ]
     if join_link and not cancel:
-        event.add("url", join_link)
-        event.add("description", DESCRIPTION[lang].format(link=join_link))
-    event.add("status", "CANCELLED" if cancel else "CONFIRMED")
+        event += [("URL", vUri(join_link)), ("DESCRIPTION", vText(DESCRIPTION[lang].format(link=join_link)))]
+    event.append(("STATUS", vText("CANCELLED" if cancel else "CONFIRMED")))
     if organizer:
-        event.add("organizer", f"mailto:{organizer}")
-    calendar.add_component(event)
-    return calendar.to_ical().decode()
+        event.append(("ORGANIZER", vCalAddress(f"mailto:{organizer}")))
+    lines = [
+        "BEGIN:VCALENDAR",
+        f"PRODID:{vText(PRODID).to_ical().decode()}",
+        "VERSION:2.0",
+        f"METHOD:{'CANCEL' if cancel else 'PUBLISH'}",
+        "BEGIN:VEVENT",
+        *(f"{name}:{value.to_ical().decode()}" for name, value in event),
+        "END:VEVENT",
+        "END:VCALENDAR",
+    ]
+    return "".join(_folded(line) for line in lines)
+
+
+def _folded(line: str, limit: int = 75) -> str:
+    """A content line folded at ``limit`` octets (RFC 5545 3.1), never inside a UTF-8 character, with its CRLF."""
+    data = line.encode()
+    if len(data) <= limit:
+        return line + "\r\n"
+    parts, start, room = [], 0, limit
+    while start < len(data):
+        end = min(start + room, len(data))
+        while end < len(data) and data[end] & 0xC0 == 0x80:  # a continuation byte: cut before its character
+            end -= 1
+        parts.append(data[start:end].decode())
+        start, room = end, limit - 1  # continuation lines start with a space
+    return "\r\n ".join(parts) + "\r\n"
 
 
 def ics_method(ics: str) -> str:

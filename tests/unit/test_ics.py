@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import icalendar
 
-from scheduling.ics import booking_ics, booking_uid, ics_method
+from scheduling.ics import _folded, booking_ics, booking_uid, ics_method
 from scheduling.notify import render, when_text
 from server.models import Booking, BookingMode
 from server.settings import Settings
@@ -78,3 +78,16 @@ def test_the_emails_give_the_links_and_the_numbers_to_call() -> None:
     assert "We will call you" in phone_body and "J-LINK" not in phone_body
     _, cancelled = render("cancellation", booking(), settings, phone="02 0202", lang="it", join_link="J-LINK")
     assert "annullato" in cancelled and "J-LINK" not in cancelled
+
+
+def test_long_lines_are_folded_at_75_octets_and_read_back_whole() -> None:
+    link = "https://ascolto.comune.example.it/join/" + "ABCD-" * 30 + "Z"
+    text = booking_ics(booking(), join_link=link, organizer="noreply@ascolto.comune.example.it")
+    assert text.endswith("\r\n") and all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    event = event_of(text)
+    assert str(event["url"]) == link and link in str(event["description"])
+    # Folding never cuts inside a character (a multi-byte one straddling the limit).
+    line = "DESCRIPTION:" + "è" * 100
+    folded = _folded(line)
+    assert all(len(part.encode()) <= 75 for part in folded.split("\r\n"))
+    assert folded.replace("\r\n ", "").removesuffix("\r\n") == line
