@@ -30,7 +30,7 @@ from sqlalchemy import Select, String, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling import availability_rows as rows
-from scheduling.availability_rows import Operator, OperatorRows
+from scheduling.availability_rows import Operator, OperatorRows, Weekly
 from scheduling.slots import OperatorSchedule, Ranges, ServiceRules, Slot, free_slots, local_day
 from server.errors import NotFound
 from server.models import Service
@@ -105,11 +105,12 @@ async def day_inputs(
     *,
     operator_id: str | None = None,
     ignore_booking_id: str | None = None,
+    rules: ServiceRules | None = None,
 ) -> tuple[ServiceRules, list[OperatorSchedule]]:
-    """:func:`load_day_inputs` within the caller's transaction."""
+    """:func:`load_day_inputs` within the caller's transaction (``rules``: the day's, when already read)."""
     first, last = _horizon(service, now)
     ignore = ignore_booking_id
-    rules = await _load_rules(db, service, day, day)
+    rules = rules or await _load_rules(db, service, day, day)
     operators = await rows.eligible_operators(db, service, operator_id, summed=(first, last, ignore))
     found = await rows.operator_rows(db, [op.id for op in operators], day, day, ignore)
     meetings = await rows.meetings(db, [op.id for op in operators if op.invited], first, last)
@@ -195,8 +196,22 @@ def _holidays_of(subdivision: str, year: int) -> frozenset[date]:
     return frozenset(holidays.Italy(subdiv=subdivision or None, years=year))
 
 
+async def service_and_rules(db: AsyncSession, slug_or_id: str, day: date) -> tuple[Service, ServiceRules]:
+    """The service (as :func:`service_in`) and its rules for the local ``day``, in one round trip."""
+    found = await rows.service_with_days(db, slug_or_id, day, day)
+    if found is None:
+        raise NotFound(f"no service {slug_or_id!r}")
+    columns, opening, extra_closures = found
+    service = Service(**columns)
+    return service, _rules(service, opening, extra_closures, day, day)
+
+
 async def _load_rules(db: AsyncSession, service: Service, first: date, last: date) -> ServiceRules:
     opening, extra_closures = await rows.service_days(db, service.id, first, last)
+    return _rules(service, opening, extra_closures, first, last)
+
+
+def _rules(service: Service, opening: Weekly, extra_closures: frozenset[date], first: date, last: date) -> ServiceRules:
     return ServiceRules(
         session_minutes=service.session_minutes,
         buffer_minutes=service.buffer_minutes,

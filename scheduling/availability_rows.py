@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 
@@ -90,6 +90,25 @@ def _statement(name: str, dialect: str) -> Executable:
             Closure.day.between(bindparam("first"), bindparam("last")),
         )
         return union_all(opening, closed)
+    if name == "service_rules":  # the service (by slug or id) and its "rules" rows, joined: one round trip
+        hours, service = OpeningHours, Service.__table__
+        opening = select(
+            hours.service_id, hours.weekday, hours.opens, hours.closes, cast(null(), Closure.day.type).label("day")
+        )
+        closed = select(
+            Closure.service_id,
+            cast(null(), Integer),
+            cast(null(), hours.opens.type),
+            cast(null(), hours.closes.type),
+            Closure.day,
+        ).where(Closure.day.between(bindparam("first"), bindparam("last")))
+        rules = union_all(opening, closed).subquery("rules")
+        key = bindparam("key", type_=String)
+        return (
+            select(*service.columns, rules.c.weekday, rules.c.opens, rules.c.closes, rules.c.day)
+            .outerjoin(rules, or_(rules.c.service_id == service.c.id, rules.c.service_id.is_(None)))
+            .where(or_(service.c.slug == key, service.c.id == key))
+        )
     if name == "hours":  # weekly ranges, overrides (day set) and bookings (starts_at set) in one round trip
         row, moment = AvailabilityOverride, Booking.starts_at.type
         weekly = select(
@@ -145,14 +164,7 @@ _ACTIVE = (  # active bookings blocking time in [since, until), but the one bein
 async def service_days(db: AsyncSession, service_id: str, first: date, last: date) -> tuple[Weekly, frozenset[date]]:
     """The service's opening ranges per weekday (empty when it has no rows), and the closure rows of the service
     or of all services between ``first`` and ``last``."""
-    opening: Weekly = defaultdict(list)
-    closed = set()
-    for weekday, opens, closes, day in await _run(db, "rules", service_id=service_id, first=first, last=last):
-        if day is None:
-            opening[weekday].append((opens, closes))
-        else:
-            closed.add(day)
-    return {weekday: sorted(ranges) for weekday, ranges in opening.items()}, frozenset(closed)
+    return _days(await _run(db, "rules", service_id=service_id, first=first, last=last))
 
 
 async def eligible_operators(
@@ -173,6 +185,33 @@ async def eligible_operators(
         for row in found
         if not wanted or row[1].strip().casefold() in wanted
     ]
+
+
+async def service_with_days(
+    db: AsyncSession, slug_or_id: str, first: date, last: date
+) -> tuple[dict[str, Any], Weekly, frozenset[date]] | None:
+    """:func:`service_days` together with the service's own row (its columns by name), found by slug or id, in
+    one round trip; None when there is no such service."""
+    found = await _run(db, "service_rules", key=slug_or_id, first=first, last=last)
+    if not found:
+        return None
+    width = len(Service.__table__.columns)
+    service = dict(found[0]._mapping)
+    for name in ("weekday", "opens", "closes", "day"):
+        service.pop(name)
+    return (service, *_days(row[width:] for row in found))
+
+
+def _days(found: Iterable[Sequence[Any]]) -> tuple[Weekly, frozenset[date]]:
+    """Opening ranges per weekday and closure days from "rules" rows (weekday, opens, closes, day)."""
+    opening: Weekly = defaultdict(list)
+    closed = set()
+    for weekday, opens, closes, day in found:
+        if day is not None:
+            closed.add(day)
+        elif weekday is not None:
+            opening[weekday].append((opens, closes))
+    return {weekday: sorted(ranges) for weekday, ranges in opening.items()}, frozenset(closed)
 
 
 class OperatorRows(NamedTuple):

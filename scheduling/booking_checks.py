@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduling.availability import day_inputs, free_slots_for, service_in
+from scheduling.availability import day_inputs, free_slots_for, service_and_rules
 from scheduling.slots import OperatorSchedule, ServiceRules, Slot, find_nearest, local_day, slot_at
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.models import Booking, BookingMode, BookingStatus, Role, Service, Staff
@@ -158,10 +158,11 @@ async def requested_slot(
     """The service, the mode and the free slot (None: not free) a new booking asks for, read in the caller's
     transaction (the checks of :func:`check_service` and :func:`free_slot`, in that order); when None,
     :func:`unavailable` says why."""
-    service = await service_in(db, request.service)
+    day = local_day(request.starts_at)
+    service, rules = await service_and_rules(db, request.service, day)
     mode = check_service(service, request)
     _check_time(service, request.starts_at, now)
-    inputs = await day_inputs(db, service, local_day(request.starts_at), now, operator_id=request.operator_id)
+    inputs = await day_inputs(db, service, day, now, operator_id=request.operator_id, rules=rules)
     return service, mode, slot_at(*inputs, request.starts_at, now)
 
 

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduling.availability import free_slots_for, load_day_inputs, load_inputs, load_service
+from scheduling.availability import free_slots_for, load_day_inputs, load_inputs, load_service, service_and_rules
 from scheduling.slots import ROME, Slot, free_slots
 from server.errors import NotFound
 from server.keys import sessionmaker_key
@@ -113,6 +113,15 @@ async def test_opening_rows_and_closure_rows(client: Client) -> None:
     # Tuesdays only; 8 December is a holiday, 15 and 22 December closure rows; 29 December is open here.
     assert sorted({s.starts_at.astimezone(ROME).date() for s in slots}) == [TUESDAY, date(2026, 12, 29)]
     assert local_times(slots, TUESDAY) == ["14:00", "15:00"]
+    # The booking check reads the same rules with the service itself, one day at a time.
+    async with maker() as db:
+        for day in (TUESDAY, date(2026, 12, 15), date(2026, 12, 22), date(2026, 12, 29)):
+            found, rules = await service_and_rules(db, service.slug, day)
+            assert found.id == service.id and found.slug == service.slug
+            assert rules.opening == {1: [(time(14), time(16))]}
+            assert (day in rules.closures) == (day not in (TUESDAY, date(2026, 12, 29)))
+        with pytest.raises(NotFound):
+            await service_and_rules(db, "nessuno", TUESDAY)
 
 
 async def test_eligible_operators_by_role_activity_and_discipline(client: Client) -> None:
