@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import secrets
 import sys
@@ -25,8 +26,16 @@ log = logging.getLogger(__name__)
 ROLE_NAMES = [role.value for role in Role]
 
 
+def tune_gc() -> None:
+    """Requests allocate many short-lived objects (rows, statements, responses): collect the youngest generation
+    ten times less often than Python's default of every 700 allocations. It costs a little memory and saves
+    several per cent of CPU on the booking path (``make bench``)."""
+    gc.set_threshold(7000, 10, 10)
+
+
 def serve(settings: Settings) -> int:
     logs.configure(settings.log_level, settings.log_json)
+    tune_gc()
     app = create_app(settings)
     log.info("serving on %s", settings.base_url)
     web.run_app(

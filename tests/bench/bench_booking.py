@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.availability import free_slots_for
 from server.app import create_app
+from server.cli import tune_gc
 from server.db import create_engine, make_sessionmaker
 from server.models import AuditEvent, Booking, Consultation, OutboxMessage, Role, Service, Staff, utcnow
 from server.settings import Settings
@@ -51,7 +52,8 @@ Job = Callable[[], Awaitable[bool]]
 
 
 def serve(database_url: str, port: int, data_dir: str) -> None:
-    """The server process: the real app, without the per-address rate limit."""
+    """The server process: the real app, tuned as ``run.py serve`` tunes it, without the per-address rate limit."""
+    tune_gc()
     settings = Settings(database_url=database_url, port=port, data_dir=Path(data_dir), log_level="WARNING")
     app = create_app(settings)
     app[limiter_key].limits = {}
