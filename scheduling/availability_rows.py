@@ -278,8 +278,9 @@ def _whole_seconds(dialect: str) -> ColumnElement[Any]:
 
 
 def _window(first: date, last: date) -> tuple[datetime, datetime]:
-    """UTC bounds safely around the local days ``first`` .. ``last``."""
-    return to_utc(first, time(0)) - timedelta(days=1), to_utc(last, time(0)) + timedelta(days=2)
+    """The UTC instants that begin the local day ``first`` and the day after ``last``: the queries take what
+    overlaps that span (a booking that starts the evening before and runs past midnight included)."""
+    return to_utc(first, time(0)), to_utc(last + timedelta(days=1), time(0))
 
 
 async def meetings(
