@@ -111,8 +111,7 @@ async def day_inputs(
     first, last = _horizon(service, now)
     ignore = ignore_booking_id
     rules = rules or await _load_rules(db, service, day, day)
-    operators = await rows.eligible_operators(db, service, operator_id, summed=(first, last, ignore))
-    found = await rows.operator_rows(db, [op.id for op in operators], day, day, ignore)
+    operators, found = await rows.operators_of_day(db, service, operator_id, day, (first, last), ignore)
     meetings = await rows.meetings(db, [op.id for op in operators if op.invited], first, last)
     # The invited ones' busy time is not summed by the database: their bookings over the horizon replace the day's.
     bookings = [row for row in found.bookings if row[0] not in meetings]

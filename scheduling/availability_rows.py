@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ARRAY,
+    Boolean,
     ColumnElement,
     Executable,
     Integer,
+    Numeric,
+    Select,
     String,
     any_,
     bindparam,
@@ -76,8 +79,8 @@ async def _run(db: AsyncSession, name: str, **params: Any) -> Sequence[Any]:
 def _statement(name: str, dialect: str) -> Executable:
     """The statement ``name``, built once per dialect (building and hashing a statement costs more than running
     these small queries)."""
-    if name in {"operators", "operators_summed"}:
-        return _operators(dialect, summed=name == "operators_summed")
+    if name == "operators":
+        return _operators(dialect, summed=False)
     if name == "rules":  # opening ranges (day NULL) and closure days (weekday NULL) in one round trip
         hours = OpeningHours
         opening = select(hours.weekday, hours.opens, hours.closes, cast(null(), Closure.day.type).label("day")).where(
@@ -110,27 +113,26 @@ def _statement(name: str, dialect: str) -> Executable:
             .where(or_(service.c.slug == key, service.c.id == key))
         )
     if name == "hours":  # weekly ranges, overrides (day set) and bookings (starts_at set) in one round trip
-        row, moment = AvailabilityOverride, Booking.starts_at.type
-        weekly = select(
-            Availability.staff_id,
-            Availability.weekday,
-            cast(null(), row.day.type).label("day"),
-            cast(null(), row.kind.type).label("kind"),
-            Availability.starts,
-            Availability.ends,
-            cast(null(), moment).label("starts_at"),
-            cast(null(), moment).label("blocked_until"),
-        ).where(_among_ids(Availability.staff_id, dialect))
-        changes = select(
-            row.staff_id, cast(null(), Integer), row.day, row.kind, row.starts, row.ends, null(), null()
-        ).where(_among_ids(row.staff_id, dialect), row.day.between(bindparam("first"), bindparam("last")))
-        busy = select(
-            Booking.operator_id, null(), null(), null(), null(), null(), Booking.starts_at, Booking.blocked_until
-        ).where(_among_ids(Booking.operator_id, dialect), *_ACTIVE)
-        return union_all(weekly, changes, busy)
+        return union_all(*_hours(lambda column: _among_ids(column, dialect)))
+    if name == "operators_day":  # the eligible operators (summed) and their "hours" rows, in one round trip
+        operators = _operators(dialect, summed=True)
+        # Hours rows padded with the operator columns, typed in the first branch (the results are read with its
+        # types); operator rows padded with the hours columns. The hours are those of every active operator
+        # (matching ``operator_id``): the discipline is checked in Python, as for the operator rows.
+        weekly, *others = _hours(lambda column: column.in_(select(Staff.id).where(*_wanted_staff())))
+        types = (Staff.discipline.type, Staff.daily_cap.type, Numeric(), Boolean())  # discipline .. invited
+        padding = [cast(null(), type_) for type_ in types]
+        hours_width = len(weekly.selected_columns)
+        return union_all(
+            weekly.add_columns(*padding),
+            *(branch.add_columns(*[null()] * len(padding)) for branch in others),
+            operators.order_by(None).with_only_columns(
+                operators.selected_columns[0], *[null()] * (hours_width - 1), *operators.selected_columns[1:]
+            ),
+        )
     if name == "bookings":
         return select(Booking.operator_id, Booking.starts_at, Booking.blocked_until).where(
-            _among_ids(Booking.operator_id, dialect), *_ACTIVE
+            _among_ids(Booking.operator_id, dialect), *_active()
         )
     raise KeyError(name)
 
@@ -143,22 +145,56 @@ def _among_ids(column: InstrumentedAttribute[str], dialect: str) -> ColumnElemen
     return column.in_(bindparam("ids", expanding=True))
 
 
-def _operators(dialect: str, *, summed: bool) -> Executable:
-    """Eligible staff rows (``operator_id`` None: all); ``summed`` adds booked seconds and an invited flag."""
+def _hours(among: Callable[[InstrumentedAttribute[str]], ColumnElement[bool]]) -> list[Select[Any]]:
+    """The branches of the "hours" union, for the staff ``among`` selects: (staff id, weekday, day, kind, starts,
+    ends, starts_at, blocked_until), with weekly ranges (day NULL), overrides (day set) and active bookings
+    (starts_at set)."""
+    row, moment = AvailabilityOverride, Booking.starts_at.type
+    weekly = select(
+        Availability.staff_id,
+        Availability.weekday,
+        cast(null(), row.day.type).label("day"),
+        cast(null(), row.kind.type).label("kind"),
+        Availability.starts,
+        Availability.ends,
+        cast(null(), moment).label("starts_at"),
+        cast(null(), moment).label("blocked_until"),
+    ).where(among(Availability.staff_id))
+    changes = select(
+        row.staff_id, cast(null(), Integer), row.day, row.kind, row.starts, row.ends, null(), null()
+    ).where(among(row.staff_id), row.day.between(bindparam("first"), bindparam("last")))
+    busy = select(
+        Booking.operator_id, null(), null(), null(), null(), null(), Booking.starts_at, Booking.blocked_until
+    ).where(among(Booking.operator_id), *_active())
+    return [weekly, changes, busy]
+
+
+def _operators(dialect: str, *, summed: bool) -> Select[Any]:
+    """Eligible staff rows (``operator_id`` None: all); ``summed`` adds booked seconds (in the ``horizon_since``,
+    ``horizon_until`` window) and an invited flag."""
     columns: list[ColumnElement[Any] | InstrumentedAttribute[Any]] = [Staff.id, Staff.discipline, Staff.daily_cap]
     if summed:
-        seconds = select(func.sum(_whole_seconds(dialect))).where(Booking.operator_id == Staff.id, *_ACTIVE)
+        seconds = select(func.sum(_whole_seconds(dialect))).where(Booking.operator_id == Staff.id, *_active("horizon_"))
         columns += [seconds.scalar_subquery(), exists().where(SeriesInvitee.staff_id == Staff.id)]
-    wanted = or_(bindparam("operator_id", type_=String) == None, Staff.id == bindparam("operator_id"))  # noqa: E711
-    return select(*columns).where(Staff.active.is_(True), Staff.role == Role.OPERATOR, wanted).order_by(Staff.id)
+    return select(*columns).where(*_wanted_staff()).order_by(Staff.id)
 
 
-_ACTIVE = (  # active bookings blocking time in [since, until), but the one being moved
-    Booking.status == BookingStatus.ACTIVE,
-    Booking.blocked_until > bindparam("since"),
-    Booking.starts_at < bindparam("until"),
-    Booking.id != bindparam("ignore"),
-)
+def _wanted_staff() -> tuple[ColumnElement[bool], ...]:
+    """Active operators (only the ``operator_id`` parameter, unless it is NULL); their disciplines are checked in
+    Python (case-insensitive, against the service's list)."""
+    chosen = or_(bindparam("operator_id", type_=String) == None, Staff.id == bindparam("operator_id"))  # noqa: E711
+    return Staff.active.is_(True), Staff.role == Role.OPERATOR, chosen
+
+
+def _active(window: str = "") -> tuple[ColumnElement[bool], ...]:
+    """Active bookings blocking time in [``<window>since``, ``<window>until``), but the one being moved
+    (``ignore``)."""
+    return (
+        Booking.status == BookingStatus.ACTIVE,
+        Booking.blocked_until > bindparam(f"{window}since"),
+        Booking.starts_at < bindparam(f"{window}until"),
+        Booking.id != bindparam("ignore"),
+    )
 
 
 async def service_days(db: AsyncSession, service_id: str, first: date, last: date) -> tuple[Weekly, frozenset[date]]:
@@ -167,24 +203,40 @@ async def service_days(db: AsyncSession, service_id: str, first: date, last: dat
     return _days(await _run(db, "rules", service_id=service_id, first=first, last=last))
 
 
-async def eligible_operators(
-    db: AsyncSession, service: Service, operator_id: str | None, summed: tuple[date, date, str | None] | None = None
-) -> list[Operator]:
-    """Active operators of the service's disciplines (only ``operator_id``, if given), by id. ``summed``: (first
-    day, last day, booking to ignore) also asks each one's booked seconds over those days and whether they are
-    invited to team meetings, in the same query."""
+async def eligible_operators(db: AsyncSession, service: Service, operator_id: str | None) -> list[Operator]:
+    """Active operators of the service's disciplines (only ``operator_id``, if given), by id."""
     wanted = _disciplines(service)
-    if summed is None:
-        found = await _run(db, "operators", operator_id=operator_id)
-        return [Operator(row[0], row[2]) for row in found if not wanted or row[1].strip().casefold() in wanted]
-    first, last, ignore = summed
-    since, until = _window(first, last)
-    found = await _run(db, "operators_summed", operator_id=operator_id, since=since, until=until, ignore=ignore or "")
-    return [
-        Operator(row[0], row[2], int(row[3] or 0), bool(row[4]))
-        for row in found
-        if not wanted or row[1].strip().casefold() in wanted
-    ]
+    found = await _run(db, "operators", operator_id=operator_id)
+    return [Operator(row[0], row[2]) for row in found if not wanted or row[1].strip().casefold() in wanted]
+
+
+async def operators_of_day(
+    db: AsyncSession,
+    service: Service,
+    operator_id: str | None,
+    day: date,
+    horizon: tuple[date, date],
+    ignore: str | None,
+) -> tuple[list[Operator], OperatorRows]:
+    """What checking one slot on the local ``day`` needs, in one round trip: the eligible operators (as
+    :func:`eligible_operators`) with their booked seconds over the ``horizon`` days and whether they are invited to
+    team meetings, and their :func:`operator_rows` of that day."""
+    wanted = _disciplines(service)
+    since, until = _window(day, day)
+    horizon_since, horizon_until = _window(*horizon)
+    params = dict(first=day, last=day, since=since, until=until, horizon_since=horizon_since)
+    found = await _run(
+        db, "operators_day", **params, horizon_until=horizon_until, operator_id=operator_id, ignore=ignore or ""
+    )
+    operators, hours = [], []
+    for row in found:
+        if row[8] is None:
+            hours.append(row[:8])
+        elif not wanted or row[8].strip().casefold() in wanted:
+            operators.append(Operator(row[0], row[9], int(row[10] or 0), bool(row[11])))
+    ids = {op.id for op in operators}
+    operators.sort(key=lambda op: op.id)
+    return operators, _operator_rows(row for row in hours if row[0] in ids)
 
 
 async def service_with_days(
@@ -228,14 +280,19 @@ async def operator_rows(
     their active bookings (any service, but ``ignore``) that touch those local days: one round trip."""
     if not ids:
         return OperatorRows({}, {}, {}, [])
-    weekly: dict[str, Weekly] = defaultdict(lambda: defaultdict(list))
-    absences: Absences = defaultdict(lambda: defaultdict(list))
-    extra: Extra = defaultdict(lambda: defaultdict(list))
-    booked = []
     since, until = _window(first, last)
     found = await _run(
         db, "hours", ids=list(ids), first=first, last=last, since=since, until=until, ignore=ignore or ""
     )
+    return _operator_rows(found)
+
+
+def _operator_rows(found: Iterable[Sequence[Any]]) -> OperatorRows:
+    """OperatorRows from "hours" rows."""
+    weekly: dict[str, Weekly] = defaultdict(lambda: defaultdict(list))
+    absences: Absences = defaultdict(lambda: defaultdict(list))
+    extra: Extra = defaultdict(lambda: defaultdict(list))
+    booked = []
     for staff_id, weekday, day, kind, starts, ends, starts_at, blocked_until in found:
         span = (starts, ends) if starts is not None and ends is not None else None
         if starts_at is not None:
