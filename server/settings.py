@@ -184,6 +184,14 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting(
+        "sfu_last_n",
+        "int",
+        6,
+        "In a group supervision room, video is forwarded for this many most recent speakers (plus screen shares); "
+        "audio for everyone.",
+        int,
+    ),
+    Setting(
         "smtp_host",
         "str",
         "",
@@ -242,6 +250,7 @@ class Settings:
     secure_cookies: bool = False
     ws_messages_per_second: int = 50
     ws_heartbeat_seconds: int = 20
+    sfu_last_n: int = 6
     smtp_host: str = ""
     smtp_port: int = 25
     smtp_username: str = ""
@@ -279,6 +288,7 @@ class Settings:
             "login_window_minutes",
             "ws_messages_per_second",
             "ws_heartbeat_seconds",
+            "sfu_last_n",
             "mail_max_attempts",
         ):
             if getattr(self, name) <= 0:

@@ -32,8 +32,10 @@ from server.models.scheduling import (
     SeriesException,
     SeriesInvitee,
 )
+from server.models.supervision import Attendance, RoomInvitee, SupervisionRoom
 
 __all__ = [
+    "Attendance",
     "AuditEvent",
     "Availability",
     "AvailabilityOverride",
@@ -54,11 +56,13 @@ __all__ = [
     "OutboxStatus",
     "OverrideKind",
     "Role",
+    "RoomInvitee",
     "SeriesException",
     "SeriesInvitee",
     "Service",
     "Staff",
     "StaffSession",
+    "SupervisionRoom",
     "UTCDateTime",
     "new_id",
     "utcnow",
