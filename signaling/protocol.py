@@ -2,7 +2,13 @@
 
 ``parse(text)`` turns one client frame into a frozen :class:`msgspec.Struct` or raises :class:`ProtocolError`;
 ``serialise(msg)`` turns a server message into one JSON text frame. The room logic never sees raw JSON. The wire
-format is documented in ``docs/signaling.md``.
+format is documented in ``docs/signaling.md`` (the 1:1 socket ``/ws``) and ``docs/supervision.md`` (group rooms,
+``/ws/group``).
+
+The message structs live in :mod:`signaling.messages` (1:1, and the bases) and :mod:`signaling.group_messages`
+(group rooms); this module re-exports all of them, so ``p.Offer`` or ``p.Mute`` is how callers name them. One
+decoder covers every client message of both sockets: a hub refuses the types its rooms do not use
+(:data:`ONE_TO_ONE_TYPES`, :data:`GROUP_TYPES`).
 
 The structs *are* the schema: msgspec decodes and validates a frame in one pass (types, sizes, the ``type`` tag,
 unknown fields ignored). Only a rejected frame is looked at again, to give the error the protocol's code, a
@@ -13,26 +19,158 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from functools import lru_cache
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from typing import Any, get_args
 
 import msgspec
-from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
+from msgspec import UNSET
 
-VERSION = 1
-MAX_SDP = 32 * 1024
-MAX_CHAT = 2000
-MAX_ID = 64
-MAX_CANDIDATE = 1024
+from signaling.group_messages import (
+    SFU,
+    FeedSource,
+    GroupAdmitted,
+    GroupPeer,
+    GroupPeerJoined,
+    GroupRole,
+    GroupWelcome,
+    Hand,
+    HandState,
+    Lock,
+    Locked,
+    Moderated,
+    Moderation,
+    ModeratorAction,
+    Mute,
+    Remove,
+    Removed,
+    Screen,
+    ScreenState,
+    SfuCandidate,
+    SfuSdp,
+    Speakers,
+    StopVideo,
+    Track,
+    Tracks,
+)
+from signaling.messages import (
+    MAX_CANDIDATE,
+    MAX_CHAT,
+    MAX_ID,
+    MAX_SDP,
+    VERSION,
+    Admit,
+    Admitted,
+    Answer,
+    Candidate,
+    Chat,
+    ChatLine,
+    ChatText,
+    ClientMessageBase,
+    Decline,
+    Declined,
+    End,
+    Ended,
+    Error,
+    IceCandidate,
+    Id,
+    Join,
+    Leave,
+    Lobby,
+    Media,
+    MediaState,
+    Offer,
+    Peer,
+    PeerJoined,
+    PeerLeft,
+    Relay,
+    Relayed,
+    Renegotiate,
+    Role,
+    Sdp,
+    ServerMessageBase,
+    ShortText,
+    State,
+    Waiting,
+    Welcome,
+)
 
-Role = Literal["operator", "citizen"]
-State = Literal["waiting", "in_call"]
-
-Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
-Sdp = Annotated[str, Meta(min_length=1, max_length=MAX_SDP)]
-ChatText = Annotated[str, Meta(min_length=1, max_length=MAX_CHAT)]
-ShortText = Annotated[str, Meta(max_length=MAX_ID)]
+__all__ = [
+    "GROUP_TYPES",
+    "MAX_CANDIDATE",
+    "MAX_CHAT",
+    "MAX_ID",
+    "MAX_SDP",
+    "MESSAGE_TYPES",
+    "ONE_TO_ONE_TYPES",
+    "RELAYED",
+    "SFU",
+    "VERSION",
+    "Admit",
+    "Admitted",
+    "Answer",
+    "Candidate",
+    "Chat",
+    "ChatLine",
+    "ChatText",
+    "ClientMessage",
+    "ClientMessageBase",
+    "Decline",
+    "Declined",
+    "End",
+    "Ended",
+    "Error",
+    "FeedSource",
+    "GroupAdmitted",
+    "GroupPeer",
+    "GroupPeerJoined",
+    "GroupRole",
+    "GroupWelcome",
+    "Hand",
+    "HandState",
+    "IceCandidate",
+    "Id",
+    "Join",
+    "Leave",
+    "Lobby",
+    "Lock",
+    "Locked",
+    "Media",
+    "MediaState",
+    "Moderated",
+    "Moderation",
+    "ModeratorAction",
+    "Mute",
+    "Offer",
+    "Peer",
+    "PeerJoined",
+    "PeerLeft",
+    "ProtocolError",
+    "Relay",
+    "Relayed",
+    "Remove",
+    "Removed",
+    "Renegotiate",
+    "Role",
+    "Screen",
+    "ScreenState",
+    "Sdp",
+    "ServerMessage",
+    "ServerMessageBase",
+    "SfuCandidate",
+    "SfuSdp",
+    "ShortText",
+    "Speakers",
+    "State",
+    "StopVideo",
+    "Track",
+    "Tracks",
+    "Waiting",
+    "Welcome",
+    "explain",
+    "ice_init",
+    "parse",
+    "serialise",
+]
 
 
 class ProtocolError(Exception):
@@ -45,185 +183,27 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
-# -- client -> server ------------------------------------------------------------------------------------------
-
-
-class _ClientMessage(
-    Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=False, repr_omit_defaults=True
-):
-    """A client frame. ``v`` is the version the client sent (required on the wire; UNSET when built in code)."""
-
-    v: Literal[1] | UnsetType = UNSET
-
-
-class _Relayed(_ClientMessage, frozen=True, kw_only=True, dict=True):
-    """A message relayed to one peer. ``raw`` is the validated frame as sent (set by ``parse``) for a cheap relay;
-    ``client_from`` is a ``from`` the client put in it, which is never passed on."""
-
-    client_from: Raw = field(name="from", default=Raw())
-    raw: ClassVar[str] = ""  # the instance's own value lives in its __dict__
-
-
-class IceCandidate(Struct, frozen=True, repr_omit_defaults=True, gc=False):  # scalars only: no cycles
-    """An ``RTCIceCandidateInit`` (W3C names)."""
-
-    candidate: Annotated[str, Meta(max_length=MAX_CANDIDATE)]
-    sdpMid: ShortText | None = None
-    sdpMLineIndex: Annotated[int, Meta(ge=0, le=1023)] | None = None
-    usernameFragment: ShortText | None = None
-
-
-class Join(_ClientMessage, frozen=True, tag="join"):
-    type: ClassVar[Literal["join"]] = "join"
-    room: Id
-
-
-class Admit(_ClientMessage, frozen=True, tag="admit"):
-    type: ClassVar[Literal["admit"]] = "admit"
-    id: Id
-
-
-class Decline(_ClientMessage, frozen=True, tag="decline"):
-    type: ClassVar[Literal["decline"]] = "decline"
-    id: Id
-
-
-class End(_ClientMessage, frozen=True, tag="end"):
-    type: ClassVar[Literal["end"]] = "end"
-
-
-class Leave(_ClientMessage, frozen=True, tag="leave"):
-    type: ClassVar[Literal["leave"]] = "leave"
-
-
-class Offer(_Relayed, frozen=True, tag="offer"):
-    type: ClassVar[Literal["offer"]] = "offer"
-    to: Id
-    sdp: Sdp
-
-
-class Answer(_Relayed, frozen=True, tag="answer"):
-    type: ClassVar[Literal["answer"]] = "answer"
-    to: Id
-    sdp: Sdp
-
-
-class Candidate(_Relayed, frozen=True, tag="candidate"):
-    type: ClassVar[Literal["candidate"]] = "candidate"
-    to: Id
-    candidate: IceCandidate | None = None  # null or absent: end of candidates
-
-
-class Renegotiate(_Relayed, frozen=True, tag="renegotiate"):
-    type: ClassVar[Literal["renegotiate"]] = "renegotiate"
-    to: Id
-
-
-class Media(_ClientMessage, frozen=True, tag="media"):
-    type: ClassVar[Literal["media"]] = "media"
-    audio: bool
-    video: bool
-
-
-class Chat(_ClientMessage, frozen=True, tag="chat"):
-    type: ClassVar[Literal["chat"]] = "chat"
-    text: ChatText
-
-
-ClientMessage = Join | Admit | Decline | End | Leave | Offer | Answer | Candidate | Renegotiate | Media | Chat
-Relayed = Offer | Answer | Candidate | Renegotiate
+ClientMessage = (
+    Join | Admit | Decline | End | Leave | Offer | Answer | Candidate | Renegotiate | Media | Chat
+    | Screen | Hand | Mute | StopVideo | Remove | Lock
+)  # fmt: skip
 
 MESSAGE_TYPES: frozenset[str] = frozenset(kind.type for kind in get_args(ClientMessage))
-
-# -- server -> client ------------------------------------------------------------------------------------------
-
-
-class Peer(Struct, frozen=True):
-    """Someone in the call, as shown to the others."""
-
-    id: str
-    role: Role
-    name: str
-    audio: bool = True
-    video: bool = True
-
-
-class Waiting(Struct, frozen=True):
-    """Someone in the lobby; ``since`` is an ISO 8601 UTC time."""
-
-    id: str
-    name: str
-    since: str
-
-
-class _ServerMessage(Struct, frozen=True, kw_only=True, tag_field="type"):
-    v: Literal[1] = 1
-
-
-class Welcome(_ServerMessage, frozen=True, tag="welcome"):
-    id: str
-    role: Role
-    room: str
-    state: State
-    peers: tuple[Peer, ...]
-    ice_servers: tuple[Mapping[str, Any], ...] = ()
-
-
-class Lobby(_ServerMessage, frozen=True, tag="lobby"):
-    waiting: tuple[Waiting, ...]
-
-
-class Admitted(_ServerMessage, frozen=True, tag="admitted"):
-    peers: tuple[Peer, ...]
-
-
-class Declined(_ServerMessage, frozen=True, tag="declined"):
-    pass
-
-
-class PeerJoined(_ServerMessage, frozen=True, tag="peer_joined"):
-    id: str
-    role: Role
-    name: str
-
-
-class PeerLeft(_ServerMessage, frozen=True, tag="peer_left"):
-    id: str
-
-
-class Relay(Struct, frozen=True):
-    """An offer, answer, candidate or renegotiate request passed on, with ``from`` set by the server."""
-
-    sender: str
-    message: Relayed
-
-
-class MediaState(_ServerMessage, frozen=True, tag="media"):
-    sender: str = field(name="from")
-    audio: bool
-    video: bool
-
-
-class ChatLine(_ServerMessage, frozen=True, tag="chat"):
-    sender: str = field(name="from")
-    name: str
-    text: str
-    at: str
-
-
-class Ended(_ServerMessage, frozen=True, tag="ended"):
-    reason: str = "operator_ended"
-
-
-class Error(_ServerMessage, frozen=True, tag="error"):
-    code: str
-    message: str
-    ref: str | None = None
-
+ONE_TO_ONE_TYPES: frozenset[str] = frozenset(
+    {"join", "admit", "decline", "end", "leave", "offer", "answer", "candidate", "renegotiate", "media", "chat"}
+)
+"""The client messages of the 1:1 socket ``/ws``."""
+GROUP_TYPES: frozenset[str] = frozenset(
+    {"join", "admit", "end", "leave", "offer", "answer", "candidate", "media", "chat"}
+    | {"screen", "hand", "mute", "stop_video", "remove", "lock"}
+)
+"""The client messages of the group socket ``/ws/group``."""
 
 ServerMessage = (
     Welcome | Lobby | Admitted | Declined | PeerJoined | PeerLeft | Relay | MediaState | ChatLine | Ended | Error
-)
+    | GroupWelcome | GroupAdmitted | GroupPeerJoined | ScreenState | HandState | Speakers | Tracks | Moderated
+    | Locked | Removed | SfuSdp | SfuCandidate
+)  # fmt: skip
 
 # -- parsing ---------------------------------------------------------------------------------------------------
 
@@ -311,7 +291,8 @@ def _from(sender: str) -> str:
     return '{"from":' + _encode(sender).decode() + ","
 
 
-def _ice(candidate: IceCandidate | None) -> dict[str, Any] | None:
+def ice_init(candidate: IceCandidate | None) -> dict[str, Any] | None:
+    """A parsed candidate as an ``RTCIceCandidateInit`` dict (what an SFU takes), or None: end of candidates."""
     if candidate is None:
         return None
     out: dict[str, Any] = {
@@ -330,7 +311,7 @@ def _relay_anew(msg: Relay) -> str:
     if isinstance(inner, Offer | Answer):
         out["sdp"] = inner.sdp
     elif isinstance(inner, Candidate):
-        out["candidate"] = _ice(inner.candidate)
+        out["candidate"] = ice_init(inner.candidate)
     return _encode(out).decode()
 
 

@@ -1,0 +1,176 @@
+"""The messages only group supervision rooms use (socket ``/ws/group``, ``docs/supervision.md``).
+
+Group rooms also reuse the 1:1 messages of :mod:`signaling.messages`: ``join``, ``leave``, ``admit``, ``end``,
+``media`` and ``chat`` from clients; ``offer``, ``answer`` and ``candidate`` addressed ``to: "sfu"``; and ``lobby``,
+``peer_left``, ``media``, ``chat``, ``ended`` and ``error`` from the server. Where a group message has the same
+``type`` as a 1:1 one but other fields (``welcome``, ``admitted``, ``peer_joined``, an ``offer`` from the SFU) it is
+a struct of its own here: server messages are only encoded, so two structs may share a tag. Import them through
+:mod:`signaling.protocol`, which re-exports every name here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar, Final, Literal
+
+from msgspec import Struct, field
+
+from signaling.messages import ClientMessageBase, Id, ServerMessageBase, State
+
+GroupRole = Literal["moderator", "member"]
+FeedSource = Literal["audio", "camera", "screen"]  # the SFU's Source (signaling.sfu), spelled out for the wire
+ModeratorAction = Literal["mute", "stop_video"]
+SFU: Final = "sfu"  # the SFU's name as a peer: offers, answers and candidates go to it and come from it
+
+# -- client -> server ------------------------------------------------------------------------------------------
+
+
+class Screen(ClientMessageBase, frozen=True, tag="screen"):
+    """I started or stopped sharing my screen (the track itself follows in an offer)."""
+
+    type: ClassVar[Literal["screen"]] = "screen"
+    on: bool
+
+
+class Hand(ClientMessageBase, frozen=True, tag="hand"):
+    type: ClassVar[Literal["hand"]] = "hand"
+    raised: bool
+
+
+class Mute(ClientMessageBase, frozen=True, tag="mute"):
+    """Moderator: stop forwarding participant ``id``'s audio until they unmute themselves."""
+
+    type: ClassVar[Literal["mute"]] = "mute"
+    id: Id
+
+
+class StopVideo(ClientMessageBase, frozen=True, tag="stop_video"):
+    """Moderator: stop forwarding participant ``id``'s camera until they turn it on again."""
+
+    type: ClassVar[Literal["stop_video"]] = "stop_video"
+    id: Id
+
+
+class Remove(ClientMessageBase, frozen=True, tag="remove"):
+    """Moderator: disconnect participant ``id``."""
+
+    type: ClassVar[Literal["remove"]] = "remove"
+    id: Id
+
+
+class Lock(ClientMessageBase, frozen=True, tag="lock"):
+    """Moderator: lock (newcomers wait to be admitted) or unlock (everyone waiting comes in) the room."""
+
+    type: ClassVar[Literal["lock"]] = "lock"
+    locked: bool
+
+
+Moderation = Mute | StopVideo | Remove
+
+# -- server -> client ------------------------------------------------------------------------------------------
+
+
+class GroupPeer(Struct, frozen=True):
+    """Someone in a group call, as shown to the others."""
+
+    id: str
+    role: GroupRole
+    name: str
+    audio: bool = True
+    video: bool = True
+    screen: bool = False
+    hand: bool = False
+
+
+class GroupWelcome(ServerMessageBase, frozen=True, tag="welcome"):
+    """The answer to ``join`` in a group room (``peers`` is empty while waiting)."""
+
+    id: str
+    role: GroupRole
+    room: str
+    state: State
+    peers: tuple[GroupPeer, ...]
+    locked: bool
+    ice_servers: tuple[Mapping[str, Any], ...] = ()
+
+
+class GroupAdmitted(ServerMessageBase, frozen=True, tag="admitted"):
+    """To someone let in from the waiting list: now in the call."""
+
+    peers: tuple[GroupPeer, ...]
+
+
+class GroupPeerJoined(ServerMessageBase, frozen=True, tag="peer_joined"):
+    """Someone entered the call: the 1:1 ``peer_joined`` fields plus the state a ``welcome`` shows of a peer."""
+
+    id: str
+    role: GroupRole
+    name: str
+    audio: bool = True
+    video: bool = True
+    screen: bool = False
+    hand: bool = False
+
+
+class ScreenState(ServerMessageBase, frozen=True, tag="screen"):
+    sender: str = field(name="from")
+    on: bool
+
+
+class HandState(ServerMessageBase, frozen=True, tag="hand"):
+    sender: str = field(name="from")
+    raised: bool
+
+
+class Speakers(ServerMessageBase, frozen=True, tag="speakers"):
+    """``active``: the active speakers, most recent first; ``paused``: those whose camera is on but is not
+    forwarded to you (last N), in the order they would come back."""
+
+    active: tuple[str, ...]
+    paused: tuple[str, ...]
+
+
+class Track(Struct, frozen=True):
+    """Your receiving transceiver ``mid`` carries ``sender``'s feed of ``source``."""
+
+    mid: str
+    sender: str = field(name="from")
+    source: FeedSource
+
+
+class Tracks(ServerMessageBase, frozen=True, tag="tracks"):
+    tracks: tuple[Track, ...]
+
+
+class Moderated(ServerMessageBase, frozen=True, tag="moderated"):
+    """A moderator (``by``, a participant id) muted you or stopped your camera."""
+
+    action: ModeratorAction
+    by: str
+
+
+class Locked(ServerMessageBase, frozen=True, tag="locked"):
+    locked: bool
+
+
+class Removed(ServerMessageBase, frozen=True, tag="removed"):
+    pass
+
+
+class SfuSdp(Struct, frozen=True, kw_only=True):
+    """The SFU's ``offer``, or its ``answer`` to the client's offer: ``{"v":1,"type":..,"from":"sfu","sdp":..}``.
+
+    Not tagged, since its ``type`` is one of two values: ``kind`` is written as ``type``.
+    """
+
+    v: Literal[1] = 1
+    kind: Literal["offer", "answer"] = field(name="type")
+    sender: Literal["sfu"] = field(name="from", default=SFU)
+    sdp: str
+
+
+class SfuCandidate(ServerMessageBase, frozen=True, kw_only=True, tag="candidate"):
+    """An ICE candidate of the SFU (an ``RTCIceCandidateInit`` object; None: end of candidates)."""
+
+    sender: Literal["sfu"] = field(name="from", default=SFU)
+    candidate: Mapping[str, Any] | None
