@@ -1,0 +1,477 @@
+"""A group supervision room as a pure state machine: no I/O, no asyncio (``docs/supervision.md``).
+
+A :class:`GroupRoom` knows who is in the call and who waits to be admitted, the lock, each participant's state
+(microphone, camera, screen share, raised hand), which feeds each has published on the SFU, and the active
+speakers; from those it computes the forwarding table the SFU must apply. As in :mod:`signaling.rooms`,
+participants are keyed by their identity key and shown under an opaque per-room id, connections are opaque strings
+chosen by the hub, and every method returns a list of effects that the hub carries out in order.
+
+API: ``GroupRoom(id, *, last_n=6, ice_servers=(), clock=..., new_id=...)``; ``join(connection, key, name, *,
+moderator)``, ``disconnect(connection)``, ``handle(connection, msg)`` (every client message but ``join``); the
+SFU's reports ``publishing(participant, source, on)`` and ``speaking(participant, level)``; queries ``table``
+(the current forwarding table), ``connection_of(participant)``, ``participant(connection)``, ``connections``,
+``idle``. Effects: :class:`~signaling.rooms.Send`, :class:`~signaling.rooms.Close`, :class:`Route`,
+:class:`SfuJoin`, :class:`SfuLeave`, :class:`ToSfu`, :class:`MeetingEnded`, :class:`Attendance`.
+
+Rules:
+
+- moderators always enter the call; others enter unless the room is locked, in which case they wait (the waiting
+  list goes to the moderators as ``lobby``) until a moderator admits them or unlocks the room (which lets everyone
+  waiting in); someone who was in the call and dropped comes straight back, someone removed or who left waits;
+- a second ``join`` by the same identity replaces the earlier connection (closed with 4000);
+- entering the call starts afresh: microphone and camera on, no screen share, hand down, nothing published;
+- moderation is enforced by the forwarding table: a participant's audio is forwarded only while their ``audio`` is
+  on and their camera only while their ``video`` is on. ``mute`` / ``stop_video`` turn it off, and only the
+  participant's own ``media`` turns it on again (a ``media`` with it off also stops forwarding it). A muted
+  participant's audio levels are ignored. ``remove`` closes the target with 4003 (a moderator cannot be removed);
+- active speakers: a level at or under :data:`SPEECH_LEVEL` (-dBov, RFC 6464: 0 loudest, 127 silence) is speech.
+  Everyone in the call is ranked: those who have spoken, most recent first, then the others in the order they
+  entered. ``active`` is those who have spoken among the first ``last_n`` of the ranking. The ranking changes
+  only when someone who is not active starts speaking (then it is sorted afresh): people talking in turn among
+  the active speakers change nothing, so nothing flaps;
+- last N: each subscriber gets the audio and screen share of every other participant, and the cameras of the
+  first ``last_n`` others in the ranking whose camera is forwardable; the others' cameras are ``paused`` for it.
+  A subscriber never gets its own feeds. The table (:class:`Route`) is emitted only when it changes, and each
+  participant's ``speakers`` only when its ``active`` or ``paused`` changes;
+- the register (:class:`Attendance`) records every entering and leaving of the call, disconnects included.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from msgspec import Struct
+
+from signaling import protocol as p
+from signaling.rooms import CLOSE_NORMAL, CLOSE_REPLACED, Close, Send, iso
+from signaling.sfu import Feed, Source
+
+CLOSE_REMOVED = 4003
+SPEECH_LEVEL = 50  # -dBov: a level at or under this (louder) is speech
+MODERATOR_ONLY = frozenset({"admit", "end", "lock", "mute", "stop_video", "remove"})
+
+
+class Route(Struct, frozen=True):
+    """The whole forwarding table: for each participant in the call, the feeds it should receive."""
+
+    table: Mapping[str, frozenset[Feed]]
+
+
+class SfuJoin(Struct, frozen=True):
+    """``participant`` entered the call: give them a peer connection on the SFU."""
+
+    participant: str
+
+
+class SfuLeave(Struct, frozen=True):
+    """``participant`` left the call: close their peer connection on the SFU."""
+
+    participant: str
+
+
+class ToSfu(Struct, frozen=True):
+    """``participant``'s offer, answer or candidate addressed to the SFU."""
+
+    participant: str
+    message: p.Offer | p.Answer | p.Candidate
+
+
+class MeetingEnded(Struct, frozen=True):
+    """A moderator (identity key ``actor``) ended the meeting ``room``: record it and close the SFU room."""
+
+    room: str
+    actor: str
+
+
+class Attendance(Struct, frozen=True):
+    """For the register: the person ``key`` entered (``joined``) or left the call of ``room`` at ``at``."""
+
+    room: str
+    key: str
+    name: str
+    event: Literal["joined", "left"]
+    at: datetime
+
+
+Effect = Send | Close | Route | SfuJoin | SfuLeave | ToSfu | MeetingEnded | Attendance
+_NO_SPEAKERS = p.Speakers((), ())
+
+
+def _new_id() -> str:
+    return secrets.token_urlsafe(6)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _error(connection: str, code: str, message: str, kind: str) -> list[Effect]:
+    return [Send((connection,), p.Error(code, message, kind))]
+
+
+@dataclass(slots=True, eq=False)
+class Member:
+    id: str
+    key: str
+    name: str
+    moderator: bool
+    connection: str | None = None
+    admitted: bool = False  # may be in the call (entered, or was let in); False: waits while the room is locked
+    since: datetime | None = None  # when they started waiting
+    entered: int = 0  # order of entering the call
+    spoke: int = 0  # when they last spoke (a counter; 0: not since entering)
+    audio: bool = True
+    video: bool = True
+    screen: bool = False
+    hand: bool = False
+    published: set[Source] = field(default_factory=set)
+
+    @property
+    def in_call(self) -> bool:
+        return self.connection is not None and (self.admitted or self.moderator)
+
+    @property
+    def waiting(self) -> bool:
+        return self.connection is not None and not self.in_call
+
+    def peer(self) -> p.GroupPeer:
+        role: p.GroupRole = "moderator" if self.moderator else "member"
+        return p.GroupPeer(self.id, role, self.name, self.audio, self.video, self.screen, self.hand)
+
+
+class GroupRoom:
+    """One group supervision room. ``last_n``: how many cameras each participant receives at most."""
+
+    def __init__(
+        self,
+        id: str,
+        *,
+        last_n: int = 6,
+        ice_servers: tuple[Mapping[str, Any], ...] = (),
+        clock: Callable[[], datetime] = _utcnow,
+        new_id: Callable[[], str] = _new_id,
+    ) -> None:
+        self.id = id
+        self.last_n = last_n
+        self.ice_servers = ice_servers
+        self.clock = clock
+        self.new_id = new_id
+        self.locked = False
+        self.ended = False
+        self._by_key: dict[str, Member] = {}
+        self._by_id: dict[str, Member] = {}
+        self._by_connection: dict[str, Member] = {}
+        self._rank: list[Member] = []  # everyone in the call, in the speakers' ranking
+        self._counter = 0
+        self._table: Mapping[str, frozenset[Feed]] = {}
+        self._shown: dict[str, p.Speakers] = {}  # the last speakers message each participant got
+
+    # -- queries ---------------------------------------------------------------------------------------------
+
+    @property
+    def table(self) -> Mapping[str, frozenset[Feed]]:
+        """The current forwarding table (the one the last :class:`Route` carried)."""
+        return self._table
+
+    @property
+    def connections(self) -> tuple[str, ...]:
+        return tuple(self._by_connection)
+
+    @property
+    def idle(self) -> bool:
+        """Nobody is connected: the hub may forget the room."""
+        return not self._by_connection
+
+    def participant(self, connection: str) -> Member | None:
+        return self._by_connection.get(connection)
+
+    def connection_of(self, participant: str) -> str | None:
+        """The connection of the participant ``participant`` (an id) if they are in the call."""
+        person = self._by_id.get(participant)
+        return person.connection if person is not None and person.in_call else None
+
+    def _in_call(self, *, besides: Member | None = None) -> list[Member]:
+        return [x for x in self._rank if x is not besides]
+
+    @staticmethod
+    def _conns(people: Iterable[Member]) -> tuple[str, ...]:
+        return tuple(x.connection for x in people if x.connection is not None)
+
+    def _tick(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    def _lobby(self, to: Member | None = None) -> list[Effect]:
+        """The waiting list, to ``to`` or else to every moderator in the call."""
+        moderators = self._conns([to] if to is not None else (x for x in self._rank if x.moderator))
+        if not moderators:
+            return []
+        waiting = sorted((x for x in self._by_connection.values() if x.waiting), key=lambda x: x.since or self.clock())
+        entries = tuple(p.Waiting(x.id, x.name, iso(x.since or self.clock())) for x in waiting)
+        return [Send(moderators, p.Lobby(entries))]
+
+    # -- entering and leaving --------------------------------------------------------------------------------
+
+    def join(self, connection: str, key: str, name: str, *, moderator: bool) -> list[Effect]:
+        """``connection`` joins as the person ``key``, a moderator or not as the server decided."""
+        if self.ended:
+            return _error(connection, "room_ended", "this meeting is over", "join")
+        person = self._by_key.get(key)
+        effects: list[Effect] = []
+        if person is None:
+            person = Member(self.new_id(), key, name, moderator)
+            self._by_key[key] = self._by_id[person.id] = person
+        elif person.connection is not None:
+            old = person.connection
+            effects += self._detach(person, sync=False)
+            effects.append(Close(old, CLOSE_REPLACED, "replaced"))
+        person.name, person.moderator = name, moderator
+        if not self.locked:
+            person.admitted = True
+        person.connection = connection
+        self._by_connection[connection] = person
+        if not person.in_call:
+            person.since = person.since or self.clock()
+            welcome = p.GroupWelcome(person.id, "member", self.id, "waiting", (), self.locked, self.ice_servers)
+            return [*effects, Send((connection,), welcome), *self._lobby()]
+        return effects + self._enter(person, admitted=False)
+
+    def _enter(self, person: Member, *, admitted: bool) -> list[Effect]:
+        """Put ``person`` (connected) into the call: greet them, tell the others, the SFU and the register."""
+        assert person.connection is not None
+        others = self._in_call()
+        person.since, person.entered, person.spoke = None, self._tick(), 0
+        person.audio, person.video, person.screen, person.hand = True, True, False, False
+        person.published.clear()
+        self._rank.append(person)
+        peers = tuple(x.peer() for x in others)
+        me = person.peer()
+        greeting: p.ServerMessage = (
+            p.GroupAdmitted(peers)
+            if admitted
+            else p.GroupWelcome(person.id, me.role, self.id, "in_call", peers, self.locked, self.ice_servers)
+        )
+        effects: list[Effect] = [Send((person.connection,), greeting)]
+        if person.moderator:
+            effects += self._lobby(to=person)
+        if others:
+            joined = p.GroupPeerJoined(me.id, me.role, me.name, me.audio, me.video, me.screen, me.hand)
+            effects.append(Send(self._conns(others), joined))
+        effects += [SfuJoin(person.id), Attendance(self.id, person.key, person.name, "joined", self.clock())]
+        return effects + self._sync()
+
+    def _detach(self, person: Member, *, sync: bool = True) -> list[Effect]:
+        """Take the person's connection out of the room and tell the others, the SFU and the register."""
+        was_in_call, was_waiting = person.in_call, person.waiting
+        if person.connection is not None:
+            self._by_connection.pop(person.connection, None)
+        person.connection = None
+        if not was_in_call:
+            return self._lobby() if was_waiting else []
+        self._rank.remove(person)
+        self._shown.pop(person.id, None)
+        person.published.clear()
+        others = self._conns(self._rank)
+        effects: list[Effect] = [Send(others, p.PeerLeft(person.id))] if others else []
+        effects += [SfuLeave(person.id), Attendance(self.id, person.key, person.name, "left", self.clock())]
+        return effects + self._sync() if sync else effects
+
+    def disconnect(self, connection: str) -> list[Effect]:
+        """The socket closed. Remember the person so that they can come back to the same place."""
+        person = self._by_connection.get(connection)
+        if person is None or self.ended:
+            self._by_connection.pop(connection, None)
+            return []
+        return self._detach(person)
+
+    def _forget(self, person: Member) -> list[Effect]:
+        effects = self._detach(person)
+        del self._by_key[person.key], self._by_id[person.id]
+        return effects
+
+    # -- messages from a participant -------------------------------------------------------------------------
+
+    def handle(self, connection: str, msg: p.ClientMessage) -> list[Effect]:
+        """A message from a connection that has joined this room (``join`` itself goes to :meth:`join`)."""
+        person = self._by_connection.get(connection)
+        if isinstance(msg, p.RELAYED) and person is not None:  # most of the traffic, so looked at first
+            if not person.in_call:
+                return _error(connection, "forbidden", "wait until you are admitted", msg.type)
+            if isinstance(msg, p.Renegotiate):
+                return _error(connection, "invalid_message", "renegotiate is not used in group rooms", msg.type)
+            if msg.to != p.SFU:
+                return _error(connection, "no_such_peer", 'media goes through the SFU: send it to "sfu"', msg.type)
+            return [ToSfu(person.id, msg)]
+        kind = msg.type
+        if person is None or kind == "join":
+            return _error(connection, "not_in_room", "join a room first", kind)
+        if kind == "leave":
+            return self._forget(person)
+        if kind == "decline":
+            return _error(connection, "invalid_message", "decline is not used in group rooms", kind)
+        if kind in MODERATOR_ONLY:
+            if not (person.moderator and person.in_call):
+                return _error(connection, "forbidden", "only a moderator may do that", kind)
+            return self._moderate(person, connection, msg)
+        if not person.in_call:
+            return _error(connection, "forbidden", "wait until you are admitted", kind)
+        return self._own(person, msg)
+
+    def _own(self, person: Member, msg: p.ClientMessage) -> list[Effect]:
+        """A participant's own state, or their chat line."""
+        if isinstance(msg, p.Media):
+            person.audio, person.video = msg.audio, msg.video
+            return self._to_others(person, p.MediaState(person.id, msg.audio, msg.video)) + self._sync()
+        if isinstance(msg, p.Screen):
+            person.screen = msg.on
+            return self._to_others(person, p.ScreenState(person.id, msg.on))
+        if isinstance(msg, p.Hand):
+            person.hand = msg.raised
+            return self._to_others(person, p.HandState(person.id, msg.raised))
+        if isinstance(msg, p.Chat):
+            return self._to_others(person, p.ChatLine(person.id, person.name, msg.text, iso(self.clock())))
+        raise AssertionError(f"unhandled message type {msg.type}")
+
+    def _to_others(self, person: Member, message: p.ServerMessage) -> list[Effect]:
+        others = self._conns(self._in_call(besides=person))
+        return [Send(others, message)] if others else []
+
+    # -- moderation ------------------------------------------------------------------------------------------
+
+    def _moderate(self, moderator: Member, connection: str, msg: p.ClientMessage) -> list[Effect]:
+        if isinstance(msg, p.End):
+            return self._end(moderator.key)
+        if isinstance(msg, p.Lock):
+            return self._lock(msg.locked)
+        if isinstance(msg, p.Admit):
+            target = self._by_id.get(msg.id)
+            if target is None or not target.waiting:
+                return _error(connection, "no_such_peer", "nobody by that id is waiting", msg.type)
+            target.admitted = True
+            return self._enter(target, admitted=True) + self._lobby()
+        if isinstance(msg, p.Mute | p.StopVideo | p.Remove):
+            target = self._by_id.get(msg.id)
+            if target is None or target is moderator or not target.in_call or target.connection is None:
+                return _error(connection, "no_such_peer", "nobody else by that id is in the call", msg.type)
+            if isinstance(msg, p.Remove):
+                return self._remove(target, connection)
+            return self._silence(moderator, target, "mute" if isinstance(msg, p.Mute) else "stop_video")
+        raise AssertionError(f"not a moderator action: {msg.type}")
+
+    def _silence(self, moderator: Member, target: Member, action: p.ModeratorAction) -> list[Effect]:
+        """Stop forwarding the target's audio or camera until they turn it on again themselves."""
+        assert target.connection is not None
+        if not (target.audio if action == "mute" else target.video):
+            return []
+        if action == "mute":
+            target.audio = False
+        else:
+            target.video = False
+        effects: list[Effect] = [
+            Send((target.connection,), p.Moderated(action, moderator.id)),
+            Send(self._conns(self._rank), p.MediaState(target.id, target.audio, target.video)),
+        ]
+        return effects + self._sync()
+
+    def _remove(self, target: Member, connection: str) -> list[Effect]:
+        if target.moderator:
+            return _error(connection, "forbidden", "a moderator cannot be removed", "remove")
+        assert target.connection is not None
+        goodbye: list[Effect] = [Send((target.connection,), p.Removed()), Close(target.connection, CLOSE_REMOVED)]
+        effects = goodbye + self._detach(target)
+        target.admitted = False  # waits to be admitted if they come back while the room is locked
+        return effects
+
+    def _lock(self, locked: bool) -> list[Effect]:
+        """Lock or unlock the room; unlocking lets everyone waiting in, longest waiting first."""
+        if locked == self.locked:
+            return []
+        self.locked = locked
+        effects: list[Effect] = [Send(self.connections, p.Locked(locked))]
+        if not locked:
+            waiting = sorted((x for x in self._by_connection.values() if x.waiting), key=lambda x: x.since or 0)
+            for person in waiting:
+                person.admitted = True
+                effects += self._enter(person, admitted=True)
+            if waiting:
+                effects += self._lobby()
+        return effects
+
+    def _end(self, actor: str) -> list[Effect]:
+        """End the meeting: the register, ``ended`` to everyone, every connection closed."""
+        self.ended = True
+        everyone = self.connections
+        now = self.clock()
+        effects: list[Effect] = [MeetingEnded(self.id, actor)]
+        effects += [Attendance(self.id, x.key, x.name, "left", now) for x in self._rank]
+        effects.append(Send(everyone, p.Ended("moderator_ended")))
+        effects += [Close(c, CLOSE_NORMAL, "ended") for c in everyone]
+        for person in self._by_key.values():
+            person.connection = None
+        self._by_connection.clear()
+        self._rank.clear()
+        self._table, self._shown = {}, {}
+        return effects
+
+    # -- what the SFU reports --------------------------------------------------------------------------------
+
+    def publishing(self, participant: str, source: Source, on: bool) -> list[Effect]:
+        """``participant``'s feed of ``source`` started or stopped arriving at the SFU."""
+        person = self._by_id.get(participant)
+        if person is None or not person.in_call or (source in person.published) == on:
+            return []
+        if on:
+            person.published.add(source)
+        else:
+            person.published.discard(source)
+        return self._sync()
+
+    def speaking(self, participant: str, level: int) -> list[Effect]:
+        """``participant``'s audio level (-dBov); the ranking changes when someone not active starts speaking."""
+        person = self._by_id.get(participant)
+        if person is None or not person.in_call or not person.audio or level > SPEECH_LEVEL:
+            return []
+        was_active = person.spoke and any(x is person for x in self._rank[: self.last_n])
+        person.spoke = self._tick()
+        if was_active:
+            return []
+        self._rank.sort(key=lambda x: (0, -x.spoke) if x.spoke else (1, x.entered))
+        return self._sync()
+
+    # -- the forwarding table and the speakers ---------------------------------------------------------------
+
+    def _view(self, subscriber: Member) -> tuple[frozenset[Feed], tuple[str, ...]]:
+        """The feeds ``subscriber`` receives, and the others whose camera is on but paused for it."""
+        feeds: set[Feed] = set()
+        cameras: list[str] = []
+        for x in self._rank:
+            if x is subscriber:
+                continue
+            if "audio" in x.published and x.audio:
+                feeds.add(Feed(x.id, "audio"))
+            if "screen" in x.published:
+                feeds.add(Feed(x.id, "screen"))
+            if "camera" in x.published and x.video:
+                cameras.append(x.id)
+        feeds.update(Feed(x, "camera") for x in cameras[: self.last_n])
+        return frozenset(feeds), tuple(cameras[self.last_n :])
+
+    def _sync(self) -> list[Effect]:
+        """The table if it changed, then ``speakers`` to each participant whose view of them changed."""
+        active = tuple(x.id for x in self._rank[: self.last_n] if x.spoke)
+        table: dict[str, frozenset[Feed]] = {}
+        speakers: list[Effect] = []
+        for x in self._rank:
+            table[x.id], paused = self._view(x)
+            message = p.Speakers(active, paused)
+            if self._shown.get(x.id, _NO_SPEAKERS) != message and x.connection is not None:
+                self._shown[x.id] = message
+                speakers.append(Send((x.connection,), message))
+        if table == self._table:
+            return speakers
+        self._table = table
+        return [Route(table), *speakers]
