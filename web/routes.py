@@ -8,7 +8,7 @@ from aiohttp import web
 
 from web import static_files
 from web.api import setup_api
-from web.views import citizen, health, staff
+from web.views import citizen, health, staff, supervision
 from web.views.schedule_routes import add_routes as add_schedule_routes
 
 
@@ -30,5 +30,11 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     router.add_post("/console/consultations/{id}/link", staff.new_link, name="consultation_link")
     # Scheduling: coordinator settings, availability, outbox, agenda, switchboard, public booking
     add_schedule_routes(router)
+    # Group supervision rooms (docs/supervision.md): the list and form, the room, its register; a series' room
+    router.add_get("/supervision", supervision.rooms_page, name="supervision")
+    router.add_post("/supervision", supervision.room_create, name="supervision_create")
+    router.add_get("/supervision/{id}", supervision.room, name="supervision_room")
+    router.add_get("/supervision/{id}/register", supervision.room_register, name="supervision_register")
+    router.add_post("/console/meetings/{id}/room", supervision.series_room_open, name="meeting_room")
     setup_api(app)  # the JSON API under /api/v1
     static_files.setup(app, static_dir)

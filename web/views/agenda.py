@@ -16,10 +16,11 @@ from scheduling import booking as booking_domain
 from scheduling import series
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import ByStaff, SlotTaken
+from server import supervision
 from server.auth import SessionInfo
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
-from server.models import Booking, BookingStatus, Role, Staff, utcnow
+from server.models import Booking, BookingStatus, Role, Staff, SupervisionRoom, utcnow
 from server.settings import Settings
 from web.guard import checked_form
 from web.i18n import negotiate
@@ -34,11 +35,15 @@ MOVE_DAYS = 14
 
 @dataclass(frozen=True)
 class Entry:
-    """One line of the agenda: a booked session (with its join state) or a team meeting."""
+    """One line of the agenda: a booked session (with its join state), a team meeting (``room_id``: the series'
+    supervision room, if it has one) or a one-off supervision room."""
 
     starts_at: datetime
     booking: Booking | None = None
     meeting: series.Occurrence | None = None
+    room: SupervisionRoom | None = None
+    room_id: str = ""
+    ends_at: datetime | None = None  # a supervision room's end
     join: str = ""  # "open", "too_early" or "over"
     opens_at: datetime | None = None
 
@@ -82,11 +87,27 @@ async def _entries(request: web.Request, staff_id: str, first: date, days: int) 
         state, opens = join_state(row, settings, now)
         found.append(Entry(row.starts_at, booking=row, join=state, opens_at=opens))
     start, end = _bounds(first, days)
-    for meeting in await series.occurrences_for_staff(request.app[sessionmaker_key], staff_id, start, end):
-        found.append(Entry(meeting.starts_at, meeting=meeting))
+    found.extend(await _meetings_and_rooms(request, staff_id, start, end))
     for entry in sorted(found, key=lambda e: e.starts_at):
         entries.setdefault(entry.starts_at.astimezone(ROME).date(), []).append(entry)
     return entries
+
+
+async def _meetings_and_rooms(request: web.Request, staff_id: str, start: datetime, end: datetime) -> list[Entry]:
+    """Team meetings (with their series' room) and the one-off supervision rooms ``staff_id`` may enter."""
+    sessionmaker = request.app[sessionmaker_key]
+    meetings = await series.occurrences_for_staff(sessionmaker, staff_id, start, end)
+    rooms = await supervision.series_rooms(sessionmaker, sorted({m.series_id for m in meetings}))
+    found = [Entry(m.starts_at, meeting=m, room_id=rooms.get(m.series_id, "")) for m in meetings]
+    async with sessionmaker() as db:
+        person = await db.get(Staff, staff_id)
+    if person is not None:
+        for room in await supervision.rooms_for(sessionmaker, person, start, end):
+            if room.starts_at is not None and start <= room.starts_at < end:
+                ends_at = room.starts_at + timedelta(minutes=room.minutes)
+                over = "over" if room.ended_at is not None else ""
+                found.append(Entry(room.starts_at, room=room, room_id=room.id, ends_at=ends_at, join=over))
+    return found
 
 
 async def _whose(request: web.Request, session: SessionInfo) -> tuple[str, list[Staff]]:

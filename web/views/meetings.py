@@ -10,6 +10,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from scheduling import series as meetings
+from server import supervision
 from server.errors import InvalidInput, NotFound
 from server.keys import sessionmaker_key
 from server.models import MeetingSeries, Role, SeriesException, SeriesInvitee, Staff, utcnow
@@ -123,7 +124,12 @@ async def meeting(request: web.Request) -> web.StreamResponse:
     await require_role(request, *MANAGERS)
     found, exceptions, names = await _load(request, request.match_info["id"])
     context = {"meeting": found, "invitees": names, "upcoming": _upcoming(found, exceptions, utcnow()), "error": None}
-    return page("meeting.html", request, context)
+    return page("meeting.html", request, {**context, "room_id": await _room_id(request, found.id)})
+
+
+async def _room_id(request: web.Request, series_id: str) -> str | None:
+    """The series' supervision room, when it has one."""
+    return (await supervision.series_rooms(request.app[sessionmaker_key], [series_id])).get(series_id)
 
 
 def _original(form: Any) -> datetime:
@@ -155,6 +161,7 @@ async def meeting_change(request: web.Request) -> web.StreamResponse:
         if check.fields:
             found, exceptions, names = await _load(request, series_id)
             context = {"meeting": found, "invitees": names, "upcoming": _upcoming(found, exceptions, utcnow())}
+            context["room_id"] = await _room_id(request, series_id)
             return page("meeting.html", request, {**context, "error": "bad_date"}, status=400)
         await meetings.move_occurrence(sessionmaker, series_id, original, _local_instant(day, at))
     else:

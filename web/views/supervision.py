@@ -1,0 +1,220 @@
+"""Group supervision rooms: the list and the form to create a one-off room, the room page (device check, then the
+group call driven by ``static/js/group.js`` over ``/ws/group``), the attendance register, and the room of a
+recurring team meeting. Who may enter and who moderates is ``server.supervision``'s to say."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import exists, or_, select
+
+from server import supervision
+from server.auth import SessionInfo
+from server.errors import Forbidden, InvalidInput, NotFound
+from server.keys import sessionmaker_key
+from server.models import MeetingSeries, Role, RoomInvitee, SeriesInvitee, Staff, SupervisionRoom, utcnow
+from web.guard import checked_form, require_staff
+from web.render import see_other
+from web.views.schedule_common import ROME, FormErrors, page, parse_date, parse_int, parse_time, require_role
+
+MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
+SHOWN_DAYS = 120  # one-off rooms listed on the supervision page, from now
+WS_ROUTE = "ws_group"
+WS_PATH = "/ws/group"  # docs/supervision.md, until the hub names its route
+_EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
+_DIGIT_RUN = re.compile(r"\+?\d(?:[ .\-/]?\d){5,}")  # six digits or more, maybe spaced
+_DATE = re.compile(r"\d{1,2}[./\-]\d{1,2}[./\-](?:\d{4}|\d{2})")
+
+
+def agenda_problem(text: str) -> str | None:
+    """Why an agenda may not be stored (it holds topics and case codes, never a way to reach a person)."""
+    if _EMAIL.search(text):
+        return "agenda_email"
+    for match in _DIGIT_RUN.finditer(text):
+        if _looks_like_phone(match.group()):
+            return "agenda_phone"
+    return None
+
+
+def _looks_like_phone(run: str) -> bool:
+    """Nine digits or more; seven or more after +, 0 (landline) or 3 (mobile). A date or a case code like
+    2024-0153 is not one."""
+    if _DATE.fullmatch(run):
+        return False
+    digits = re.sub(r"\D", "", run)
+    return len(digits) >= 9 or (len(digits) >= 7 and run[0] in "+03")
+
+
+def _ws_path(request: web.Request) -> str:
+    resource = request.app.router.named_resources().get(WS_ROUTE)
+    return str(resource.url_for()) if resource is not None else WS_PATH
+
+
+# -- the list and the form -------------------------------------------------------------------------------------
+
+
+async def _people(request: web.Request) -> list[Staff]:
+    async with request.app[sessionmaker_key]() as db:
+        return list(await db.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.name)))
+
+
+async def _series_rooms_for(request: web.Request, staff: Staff) -> list[tuple[SupervisionRoom, MeetingSeries]]:
+    """The rooms of the meeting series this person may enter (the series' creator and invitees; coordinators)."""
+    query = select(SupervisionRoom, MeetingSeries).join(MeetingSeries, MeetingSeries.id == SupervisionRoom.series_id)
+    if staff.role != Role.COORDINATOR:
+        invited = exists().where(SeriesInvitee.series_id == MeetingSeries.id, SeriesInvitee.staff_id == staff.id)
+        query = query.where(or_(MeetingSeries.created_by == staff.id, SupervisionRoom.created_by == staff.id, invited))
+    async with request.app[sessionmaker_key]() as db:
+        rows = await db.execute(query.order_by(MeetingSeries.title))
+    return [(room, series) for room, series in rows]
+
+
+async def _list_page(
+    request: web.Request, session: SessionInfo, errors: dict[str, str], values: dict[str, Any], status: int = 200
+) -> web.Response:
+    now = utcnow()
+    maker = request.app[sessionmaker_key]
+    context = {
+        "rooms": await supervision.rooms_for(maker, session.staff, now, now + timedelta(days=SHOWN_DAYS)),
+        "series_rooms": await _series_rooms_for(request, session.staff),
+        "people": await _people(request),
+        "errors": errors,
+        "values": values,
+    }
+    return page("supervision.html", request, context, status=status)
+
+
+async def rooms_page(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *MANAGERS)
+    return await _list_page(request, session, {}, {"minutes": "90", "invitees": []})
+
+
+def _form_values(form: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in ("title", "day", "at", "minutes")}
+    values["agenda"] = str(form.get("agenda", ""))
+    values["invitees"] = [str(v) for v in form.getall("invitees", [])]
+    return values
+
+
+def _check(values: dict[str, Any], now: datetime) -> tuple[dict[str, str], datetime | None, int]:
+    """The fields to fix, the room's start (UTC) and its minutes."""
+    check = FormErrors({})
+    title = values["title"]
+    if not title or len(title) > supervision.MAX_TITLE:
+        check.fields["title"] = "required" if not title else "too_long"
+    day: date | None = check.check("day", parse_date, values["day"])
+    at: time | None = check.check("at", parse_time, values["at"])
+    minutes = check.check("minutes", parse_int, values["minutes"], 15, supervision.MAX_MINUTES)
+    if len(values["agenda"]) > supervision.MAX_AGENDA:
+        check.fields["agenda"] = "too_long"
+    elif problem := agenda_problem(values["agenda"]):
+        check.fields["agenda"] = problem
+    if not values["invitees"]:
+        check.fields["invitees"] = "pick_one"
+    starts_at = None
+    if day is not None and at is not None:
+        starts_at = datetime.combine(day, at, tzinfo=ROME).astimezone(UTC)
+        if minutes is not None and starts_at + timedelta(minutes=minutes) < now:
+            check.fields["day"] = "in_the_past"
+    return check.fields, starts_at, minutes or 0
+
+
+async def room_create(request: web.Request) -> web.StreamResponse:
+    session = await require_role(request, *MANAGERS)
+    form = await checked_form(request, session)
+    values = _form_values(form)
+    errors, starts_at, minutes = _check(values, utcnow())
+    if errors:
+        return await _list_page(request, session, errors, values, status=400)
+    try:
+        room = await supervision.create_room(
+            request.app[sessionmaker_key],
+            session.staff,
+            title=values["title"],
+            starts_at=starts_at,
+            minutes=minutes,
+            agenda=values["agenda"],
+            invitees=values["invitees"],
+        )
+    except InvalidInput as exc:
+        fields = {k: ("unknown_invitee" if k == "invitees" else v) for k, v in exc.fields.items()}
+        return await _list_page(request, session, fields or {"title": "required"}, values, status=400)
+    return see_other(str(request.app.router["supervision_room"].url_for(id=room.id)))
+
+
+async def series_room_open(request: web.Request) -> web.StreamResponse:
+    """The room of a recurring team meeting: made on first asking, the same room after that."""
+    session = await require_role(request, *MANAGERS)
+    await checked_form(request, session)
+    series_id = request.match_info["id"]
+    async with request.app[sessionmaker_key]() as db:
+        series = await db.get(MeetingSeries, series_id)
+    if series is None:
+        raise NotFound("no such meeting series")
+    room = await supervision.create_room(
+        request.app[sessionmaker_key],
+        session.staff,
+        title=series.title,
+        starts_at=None,
+        minutes=min(max(series.minutes, 1), supervision.MAX_MINUTES),
+        series_id=series.id,
+    )
+    return see_other(str(request.app.router["supervision_room"].url_for(id=room.id)))
+
+
+# -- the room ----------------------------------------------------------------------------------------------------
+
+
+async def _room(request: web.Request, room_id: str) -> SupervisionRoom:
+    async with request.app[sessionmaker_key]() as db:
+        room = await db.get(SupervisionRoom, room_id)
+    if room is None:
+        raise NotFound("no such room")
+    return room
+
+
+async def room(request: web.Request) -> web.StreamResponse:
+    session = await require_staff(request)
+    room_id = request.match_info["id"]
+    try:
+        granted = await supervision.grant(request.app[sessionmaker_key], session.staff, room_id)
+    except supervision.MeetingOver:
+        found = await _room(request, room_id)
+        return page("supervision_over.html", request, {"room": found}, status=410)
+    found = await _room(request, room_id)
+    context = {
+        "room": found,
+        "grant": granted,
+        "ws_path": _ws_path(request),
+        "may_register": granted.moderator or session.staff.role == Role.COORDINATOR,
+    }
+    return page("supervision_room.html", request, context)
+
+
+async def _moderates_ended(request: web.Request, room: SupervisionRoom, staff: Staff) -> bool:
+    """``grant`` refuses an ended room; its register stays open to whoever moderated it."""
+    if room.created_by == staff.id or staff.role == Role.COORDINATOR:
+        return True
+    if staff.role not in supervision.MODERATOR_ROLES:
+        return False
+    invited = exists().where(RoomInvitee.room_id == room.id, RoomInvitee.staff_id == staff.id)
+    async with request.app[sessionmaker_key]() as db:
+        return bool(await db.scalar(select(invited)))
+
+
+async def room_register(request: web.Request) -> web.StreamResponse:
+    """The attendance register: moderators of the room and coordinators."""
+    session = await require_staff(request)
+    room_id = request.match_info["id"]
+    maker = request.app[sessionmaker_key]
+    try:
+        allowed = (await supervision.grant(maker, session.staff, room_id)).moderator
+    except supervision.MeetingOver:
+        allowed = await _moderates_ended(request, await _room(request, room_id), session.staff)
+    if not allowed and session.staff.role != Role.COORDINATOR:
+        raise Forbidden("the register is for the room's moderators")
+    context = {"room": await _room(request, room_id), "stays": await supervision.register(maker, room_id)}
+    return page("supervision_register.html", request, context)
