@@ -1,0 +1,175 @@
+"""The only code that touches aiortc's private internals, pinned to the aiortc versions it was tested with.
+
+aiortc hands a remote track only decoded frames and gives an SFU no say over keyframe requests or codecs chosen in
+an answer. What is used, and why:
+
+- ``RTCRtpReceiver.receive`` is replaced on the instance by a copy of aiortc's that does not start the decoder
+  thread; it sets the private ``_RTCRtpReceiver__codecs``, ``__rtx_ssrc``, ``__rtcp_task`` and ``__started`` as
+  aiortc's does, and calls the private ``RTCDtlsTransport._register_rtp_receiver`` and ``RTCRtpReceiver._run_rtcp``.
+- ``_RTCRtpReceiver__decoder_thread`` is set to a no-op stand-in (``_handle_rtp_packet`` only queues frames while
+  it is truthy; ``__stop_decoder`` joins it) and ``_RTCRtpReceiver__decoder_queue`` to a sink whose ``put`` hands
+  the encoded ``JitterFrame`` (already reassembled, its RTP timestamp mapped to start at 0) to a callback: no
+  decoder is ever created.
+- ``RTCRtpReceiver._handle_rtp_packet`` is wrapped on the instance to read each packet's RFC 6464 audio level
+  (``packet.extensions.audio_level``) and to re-arm the sink after an RTCP BYE (which drops the stand-in).
+- ``RTCRtpSender._send_keyframe`` (called by its ``_handle_rtcp_packet`` on a PLI or FIR) is wrapped on the
+  instance to pass a subscriber's keyframe request on; ``RTCRtpReceiver._send_rtcp_pli`` sends one to a publisher.
+- ``RTCRtpTransceiver._codecs`` is narrowed after a remote offer, because aiortc creates the transceivers of a
+  remote offer itself (without codec preferences) and answers with every codec they have in common.
+
+``tests/unit/test_aiortc_private.py`` fails loudly when any of these changes shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aiortc
+from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc.codecs import is_rtx
+from aiortc.jitterbuffer import JitterFrame
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+
+SUPPORTED_AIORTC = (">=1.16", "<1.17")
+
+FrameCallback = Callable[[RTCRtpCodecParameters, JitterFrame], None]
+
+
+def _version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:2] if part.isdigit())
+
+
+def check_version(installed: str = aiortc.__version__) -> None:
+    """Raise RuntimeError unless ``installed`` is within :data:`SUPPORTED_AIORTC`."""
+    low, high = (_version(bound.lstrip("<>=")) for bound in SUPPORTED_AIORTC)
+    if not low <= _version(installed) < high:
+        raise RuntimeError(
+            f"signaling.sfu needs aiortc {','.join(SUPPORTED_AIORTC)} (it uses aiortc internals); "
+            f"aiortc {installed} is installed"
+        )
+
+
+check_version()
+
+
+class _NoDecoderThread:
+    """Stands in for the decoder thread: truthy (frames are queued) and joinable."""
+
+    def join(self, timeout: float | None = None) -> None:
+        return None
+
+
+_NO_DECODER_THREAD = _NoDecoderThread()
+
+
+class _FrameSink:
+    """Stands in for the decoder's queue: hands each encoded frame to ``on_frame``; ``None`` (stop) to ``on_end``."""
+
+    def __init__(self, on_frame: FrameCallback, on_end: Callable[[], None]) -> None:
+        self.on_frame, self.on_end = on_frame, on_end
+
+    def put(self, item: tuple[RTCRtpCodecParameters, JitterFrame] | None, *args: Any) -> None:
+        if item is None:
+            self.on_end()
+        else:
+            self.on_frame(*item)
+
+
+def _get(receiver: RTCRtpReceiver, name: str) -> Any:
+    return getattr(receiver, f"_RTCRtpReceiver__{name}")
+
+
+def _set(receiver: RTCRtpReceiver, name: str, value: Any) -> None:
+    setattr(receiver, f"_RTCRtpReceiver__{name}", value)
+
+
+def receiver_started(receiver: RTCRtpReceiver) -> bool:
+    return bool(_get(receiver, "started"))
+
+
+def decoder_thread(receiver: RTCRtpReceiver) -> object:
+    """The receiver's decoder thread (a ``threading.Thread`` when aiortc decodes), for tests."""
+    return _get(receiver, "decoder_thread")
+
+
+def capture_encoded_frames(
+    receiver: RTCRtpReceiver,
+    on_frame: FrameCallback,
+    on_end: Callable[[], None],
+    on_audio_level: Callable[[int], None] | None = None,
+) -> None:
+    """Make ``receiver`` hand its reassembled encoded frames to ``on_frame`` instead of decoding them.
+
+    Must be called before the receiver starts (after ``setRemoteDescription`` created it, before the local answer
+    or the remote answer lets aiortc start it). ``on_end`` is called when aiortc stops the receiver's stream (RTCP
+    BYE, disconnect, stop); capture resumes by itself if packets arrive again. ``on_audio_level`` gets the RFC 6464
+    level (0 loudest, 127 silence) of each packet that carries one.
+    """
+    if receiver_started(receiver):
+        raise RuntimeError("the receiver has already started")
+    _set(receiver, "decoder_queue", _FrameSink(on_frame, on_end))
+    receiver.receive = _receive_without_decoder(receiver)  # type: ignore[method-assign]
+    receiver._handle_rtp_packet = _wrap_rtp_handler(receiver, on_audio_level)  # type: ignore[method-assign]
+
+
+def _receive_without_decoder(receiver: RTCRtpReceiver) -> Callable[..., Coroutine[Any, Any, None]]:
+    async def receive(parameters: RTCRtpReceiveParameters) -> None:
+        # aiortc 1.16's RTCRtpReceiver.receive, minus the decoder thread.
+        if receiver_started(receiver):
+            return
+        codecs, rtx_ssrc = _get(receiver, "codecs"), _get(receiver, "rtx_ssrc")
+        for codec in parameters.codecs:
+            codecs[codec.payloadType] = codec
+        for encoding in parameters.encodings:
+            if encoding.rtx:
+                rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc
+        _set(receiver, "decoder_thread", _NO_DECODER_THREAD)
+        receiver.transport._register_rtp_receiver(receiver, parameters)
+        _set(receiver, "rtcp_task", asyncio.ensure_future(receiver._run_rtcp()))
+        _set(receiver, "started", True)
+
+    return receive
+
+
+def _wrap_rtp_handler(receiver: RTCRtpReceiver, on_audio_level: Callable[[int], None] | None) -> Any:
+    original = receiver._handle_rtp_packet
+
+    async def handle(packet: Any, arrival_time_ms: int) -> None:
+        if _get(receiver, "decoder_thread") is None:
+            _set(receiver, "decoder_thread", _NO_DECODER_THREAD)  # re-armed after an RTCP BYE
+        level = packet.extensions.audio_level
+        if on_audio_level is not None and level is not None:
+            on_audio_level(int(level[1]))
+        await original(packet, arrival_time_ms)
+
+    return handle
+
+
+def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:
+    """Call ``callback`` whenever a PLI or FIR for ``sender``'s stream arrives (aiortc's own handling goes on)."""
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        callback()
+        original()
+
+    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+async def send_pli(receiver: RTCRtpReceiver) -> None:
+    """Ask the remote sender of ``receiver``'s stream for a keyframe (a PLI to each SSRC seen lately)."""
+    for source in receiver.getSynchronizationSources():
+        await receiver._send_rtcp_pli(source.source)
+
+
+def narrow_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> bool:
+    """Keep only the negotiated ``mime_type`` codecs (and their RTX) of ``transceiver``; call between the remote
+    offer and the local answer. False when none is left."""
+    codecs = transceiver._codecs
+    kept = [codec for codec in codecs if codec.mimeType.lower() == mime_type.lower()]
+    types = {codec.payloadType for codec in kept}
+    kept += [codec for codec in codecs if is_rtx(codec) and codec.parameters.get("apt") in types]
+    transceiver._codecs = kept
+    return bool(types)

@@ -1,0 +1,351 @@
+"""The embedded SFU moving real media: aiortc clients in this process publish generated VP8 video and Opus audio
+to :class:`EmbeddedSfu` (driven directly, no socket) and decode what it forwards to them.
+
+Each publisher's video is a flat grey of its own level (with a moving block), so a subscriber can tell whose frame it
+decoded from the pixels alone, whatever the SFU says it forwards. Per WEBRTC-TESTING.md aiortc gets the loopback
+address (aioice leaves it out) and no ICE servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import functools
+import math
+import threading
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable
+
+import aioice.ice
+import av
+import pytest
+from aiortc import (
+    AudioStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+    VideoStreamTrack,
+)
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av.video.frame import PictureType
+
+from signaling.sfu import Feed, NegotiationBusy, Publishing, SdpOut, SfuEvent, Speaking, TracksOut
+from signaling.sfu import aiortc_private as private
+from signaling.sfu.embedded import EmbeddedSfu
+
+ROOM = "room"
+WIDTH, HEIGHT, FPS = 160, 120, 15
+STEP = 30  # grey levels between publishers: 16, 46, 76, ...
+
+
+@pytest.fixture(autouse=True)
+def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
+
+
+def level_of(index: int) -> int:
+    return 16 + STEP * index
+
+
+class Grey(VideoStreamTrack):
+    """Frames of a publisher's own grey level, with a white block moving along the top rows."""
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.level, self.n, self.started = level_of(index), 0, time.monotonic()
+
+    async def recv(self) -> av.VideoFrame:
+        self.n += 1
+        await asyncio.sleep(max(0.0, self.started + self.n / FPS - time.monotonic()))
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        luma = bytearray([self.level]) * (WIDTH * HEIGHT)
+        x = (self.n * 4) % (WIDTH - 16)
+        for row in range(16):
+            luma[row * WIDTH + x : row * WIDTH + x + 16] = b"\xeb" * 16
+        frame.planes[0].update(bytes(luma))
+        for plane in frame.planes[1:]:
+            plane.update(b"\x80" * plane.buffer_size)
+        frame.pts, frame.time_base = self.n * 6000, fractions.Fraction(1, 90000)
+        frame.pict_type = PictureType.NONE  # the encoder must choose (WEBRTC-TESTING.md)
+        return frame
+
+
+class Sine(AudioStreamTrack):
+    """A 440 Hz tone, 20 ms frames of 48 kHz mono."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n, self.started = 0, time.monotonic()
+        samples = [int(8000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
+        self.payload = b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
+
+    async def recv(self) -> av.AudioFrame:
+        self.n += 1
+        await asyncio.sleep(max(0.0, self.started + self.n * 0.02 - time.monotonic()))
+        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
+        frame.planes[0].update(self.payload)
+        frame.pts, frame.sample_rate, frame.time_base = self.n * 960, 48000, fractions.Fraction(1, 48000)
+        return frame
+
+
+def publisher_of(frame: av.VideoFrame) -> int:
+    """Whose frame this is: the grey level below the moving block, to the nearest publisher's level."""
+    plane = frame.planes[0]
+    row = bytes(plane)[(HEIGHT - 10) * plane.line_size : (HEIGHT - 10) * plane.line_size + WIDTH]
+    return round((sum(row) / len(row) - 16) / STEP)
+
+
+class Client:
+    """An aiortc participant: publishes on its first offer, answers the SFU's offers, decodes what it receives."""
+
+    def __init__(self, sfu: EmbeddedSfu, name: str, index: int) -> None:
+        self.sfu, self.name, self.index = sfu, name, index
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.events: asyncio.Queue[SfuEvent] = asyncio.Queue()
+        self.seen: list[SfuEvent] = []
+        self.mids: dict[str, Feed] = {}
+        self.frames: dict[int, list[float]] = defaultdict(list)  # publisher index -> decode times
+        self.by_mid: dict[str, list[int]] = defaultdict(list)  # mid -> publisher index of each decoded frame
+        self.audio: dict[str, int] = defaultdict(int)  # mid -> audio frames decoded
+        self.answer_offers = True
+        self.video_sender: RTCRtpSender | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        self.pc.on("track", self._on_track)
+
+    async def join(self, publish: bool = True) -> None:
+        await self.sfu.join(ROOM, self.name, self.events.put_nowait)
+        self.tasks.append(asyncio.create_task(self._work()))
+        if publish:
+            self.pc.addTrack(Sine())
+            self.video_sender = self.pc.addTrack(Grey(self.index))
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await self.sfu.signal(ROOM, self.name, "offer", self.pc.localDescription.sdp)
+
+    async def _work(self) -> None:
+        while True:
+            event = await self.events.get()
+            self.seen.append(event)
+            if isinstance(event, TracksOut):
+                self.mids = dict(event.tracks)
+            elif isinstance(event, SdpOut) and event.kind == "answer":
+                await self.pc.setRemoteDescription(RTCSessionDescription(event.sdp, "answer"))
+            elif isinstance(event, SdpOut) and self.answer_offers:
+                await self.answer(event.sdp)
+
+    async def answer(self, sdp: str) -> None:
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp, "offer"))
+        await self.pc.setLocalDescription(await self.pc.createAnswer())
+        await self.sfu.signal(ROOM, self.name, "answer", self.pc.localDescription.sdp)
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        mid = next(t.mid for t in self.pc.getTransceivers() if t.receiver.track is track)
+        assert mid is not None
+        self.tasks.append(asyncio.create_task(self._read(mid, track)))
+
+    async def _read(self, mid: str, track: MediaStreamTrack) -> None:
+        try:
+            while True:
+                frame = await track.recv()
+                if isinstance(frame, av.VideoFrame):
+                    who = publisher_of(frame)
+                    self.frames[who].append(time.monotonic())
+                    self.by_mid[mid].append(who)
+                else:
+                    self.audio[mid] += 1
+        except MediaStreamError:
+            pass
+
+    def decoded(self, publishers: set[int], count: int) -> bool:
+        """At least ``count`` frames decoded from each of ``publishers``."""
+        return all(len(self.frames[i]) >= count for i in publishers)
+
+    def heard(self, feeds: int, count: int) -> bool:
+        """At least ``count`` audio frames decoded on each of ``feeds`` transceivers."""
+        return len(self.audio) == feeds and min(self.audio.values()) >= count
+
+    def offers(self) -> int:
+        return sum(1 for e in self.seen if isinstance(e, SdpOut) and e.kind == "offer")
+
+    def mid_of(self, feed: Feed) -> str:
+        return next(mid for mid, carried in self.mids.items() if carried == feed)
+
+    async def close(self) -> None:
+        await self.pc.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def note_time(times: list[float]) -> None:
+    times.append(time.monotonic())
+
+
+def full_table(clients: Iterable[Client]) -> dict[str, frozenset[Feed]]:
+    """Everyone receives everyone else's audio and camera."""
+    names = [c.name for c in clients]
+    return {
+        name: frozenset(Feed(other, source) for other in names if other != name for source in ("audio", "camera"))
+        for name in names
+    }
+
+
+async def until(condition: Callable[[], bool], what: str, within: float = 8.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def sfu() -> AsyncIterator[EmbeddedSfu]:
+    sfu = EmbeddedSfu(ice_servers=[])
+    await sfu.create_room(ROOM)
+    yield sfu
+    await sfu.close()
+
+
+@pytest.fixture
+async def room(sfu: EmbeddedSfu) -> AsyncIterator[list[Client]]:
+    """Clients made by the test, closed at the end."""
+    clients: list[Client] = []
+    yield clients
+    for client in clients:
+        await client.close()
+
+
+async def start(sfu: EmbeddedSfu, room: list[Client], count: int) -> list[Client]:
+    new = [Client(sfu, f"p{len(room) + i}", len(room) + i) for i in range(count)]
+    room.extend(new)
+    for client in new:
+        await client.join()
+    await sfu.route(ROOM, full_table(room))
+    return new
+
+
+def sfu_receivers(sfu: EmbeddedSfu) -> list[RTCRtpReceiver]:
+    peers = sfu._rooms[ROOM].peers.values()
+    return [p.receiver for peer in peers for p in peer.publications.values()]
+
+
+async def test_six_participants_receive_everyone_without_decoding_on_the_sfu(
+    sfu: EmbeddedSfu, room: list[Client]
+) -> None:
+    clients = await start(sfu, room, 6)
+    for client in clients:
+        others = {c.index for c in clients} - {client.index}
+        await until(functools.partial(client.decoded, others, 3), what=f"{client.name}'s frames")
+        await until(functools.partial(client.heard, 5, 10), what=f"{client.name}'s audio")
+        assert set(client.frames) == others  # nobody gets their own feed back, nor a wrong one
+        for mid, who in client.by_mid.items():
+            assert set(who) == {int(client.mids[mid].publisher[1:])}  # each mid carries what TracksOut says
+    # The SFU never decodes: its receivers have no decoder thread, and the only decoder threads are the clients'.
+    receivers = sfu_receivers(sfu)
+    assert len(receivers) == 12
+    assert all(private.receiver_started(r) for r in receivers)
+    assert not any(isinstance(private.decoder_thread(r), threading.Thread) for r in receivers)
+    decoders = [t for t in threading.enumerate() if t.name.endswith("-decoder")]
+    client_receivers = [t for c in clients for t in c.pc.getTransceivers() if t.currentDirection == "recvonly"]
+    assert len(decoders) == len(client_receivers) == 6 * 10
+    # What the room hears about: each feed starting, and audio levels.
+    for client in clients:
+        assert Publishing(client.name, "camera", True) in _all_events(clients, client.name)
+        assert any(isinstance(e, Speaking) and e.level < 127 for e in _all_events(clients, client.name))
+
+
+def _all_events(clients: list[Client], about: str) -> list[SfuEvent]:
+    return [e for c in clients for e in c.seen if isinstance(e, (Publishing, Speaking)) and e.participant == about]
+
+
+async def test_a_late_joiner_gets_each_feed_from_a_keyframe_asked_for_at_once(
+    sfu: EmbeddedSfu, room: list[Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    early = await start(sfu, room, 3)
+    requests: dict[int, list[float]] = defaultdict(list)
+    for client in early:
+        assert client.video_sender is not None
+        private.on_keyframe_request(client.video_sender, functools.partial(note_time, requests[client.index]))
+    for client in early:
+        await until(functools.partial(client.decoded, {c.index for c in early} - {client.index}, 1), what="frames")
+    joined = time.monotonic()
+    (late,) = await start(sfu, room, 1)
+    await until(lambda: len(late.frames) == 3, what="the late joiner's frames")
+    await until(lambda: all(max(requests[c.index]) >= joined for c in early), what="keyframe requests")
+    for client in early:
+        asked = [t for t in requests[client.index] if t >= joined]
+        assert asked[0] - joined < 0.5
+        assert late.frames[client.index][0] - joined < 1.0
+    # Nothing before a keyframe: the late joiner's decoder never failed. (The first keyframe is usually the one asked
+    # for; it may be one aiortc's encoder made by itself a moment before: it restarts on a keyframe whenever the
+    # estimated bitrate moves by more than 10%.)
+    assert not [r for r in caplog.records if "failed to decode" in r.getMessage()]
+
+
+async def test_route_changes_reuse_the_transceivers(sfu: EmbeddedSfu, room: list[Client]) -> None:
+    *_, p2 = await start(sfu, room, 3)
+    await until(lambda: len(p2.frames) == 2, what="p2's frames")
+    table = full_table(room)
+    offers = p2.offers()
+    cam0, cam1 = Feed("p0", "camera"), Feed("p1", "camera")
+    mid0 = p2.mid_of(cam0)
+
+    # Take p0's camera away from p2, then give it back: its frames stop, then start again on the same transceiver.
+    await sfu.route(ROOM, {**table, "p2": table["p2"] - {cam0}})
+    await until(lambda: cam0 not in p2.mids.values(), what="p2's tracks without p0")
+    await asyncio.sleep(0.3)
+    stopped = len(p2.frames[0])
+    await asyncio.sleep(0.5)
+    assert len(p2.frames[0]) == stopped
+    await sfu.route(ROOM, table)
+    await until(lambda: len(p2.frames[0]) > stopped + 3, what="p0's frames again")
+
+    # Last N = 1: p2 sees p0 only, then p1 only, on one transceiver.
+    await sfu.route(ROOM, {**table, "p2": table["p2"] - {cam1}})
+    await until(lambda: cam1 not in p2.mids.values(), what="p2's tracks without p1")
+    await sfu.route(ROOM, {**table, "p2": table["p2"] - {cam0}})
+    await until(lambda: cam0 not in p2.mids.values(), what="p2's tracks without p0")
+    swapped_mid = p2.mid_of(cam1)
+    before = len(p2.by_mid[swapped_mid])
+    await until(lambda: len(p2.by_mid[swapped_mid]) > before + 3, what="p1's frames on the swapped transceiver")
+    assert p2.by_mid[swapped_mid][-1] == 1
+    assert {mid0, swapped_mid} <= set(p2.by_mid)
+    assert p2.offers() == offers  # no renegotiation for any of it
+
+
+async def test_a_client_offer_crossing_the_sfu_offer_is_refused(sfu: EmbeddedSfu, room: list[Client]) -> None:
+    p0, p1 = Client(sfu, "p0", 0), Client(sfu, "p1", 1)
+    room.extend([p0, p1])
+    p1.answer_offers = False
+    await p0.join()
+    await p1.join()
+    await sfu.route(ROOM, full_table(room))
+    await until(lambda: p1.offers() == 1, what="the SFU's offer to p1")
+    other = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    other.addTrack(Grey(1))
+    await other.setLocalDescription(await other.createOffer())
+    await sfu.signal(ROOM, "p1", "offer", other.localDescription.sdp)
+    await other.close()
+    await until(lambda: NegotiationBusy("p1") in p1.seen, what="negotiation_busy")
+    offer = next(e for e in p1.seen if isinstance(e, SdpOut) and e.kind == "offer")
+    await p1.answer(offer.sdp)
+    await until(lambda: len(p1.frames[0]) >= 3, what="p0's frames at p1")
+
+
+async def test_leaving_and_closing_leave_nothing_running(sfu: EmbeddedSfu, room: list[Client]) -> None:
+    p0, *_ = await start(sfu, room, 3)
+    await until(lambda: len(p0.frames) == 2, what="p0's frames")
+    await sfu.leave(ROOM, "p1")
+    await until(lambda: Feed("p1", "camera") not in p0.mids.values(), what="p0's tracks without p1")
+    await sfu.leave(ROOM, "p1")  # idempotent
+    for client in room:
+        await client.close()
+    room.clear()
+    await sfu.close()
+    await asyncio.sleep(0.3)  # aiortc's own connect and close tasks finish
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert pending == []
+    assert [t.name for t in threading.enumerate() if t.name.endswith("-decoder")] == []
