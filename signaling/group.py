@@ -1,39 +1,31 @@
 """A group supervision room as a pure state machine: no I/O, no asyncio (``docs/supervision.md``).
 
-A :class:`GroupRoom` knows who is in the call and who waits to be admitted, the lock, each participant's state
-(microphone, camera, screen share, raised hand), which feeds each has published on the SFU, and the active
-speakers; from those it computes the forwarding table the SFU must apply. As in :mod:`signaling.rooms`,
-participants are keyed by their identity key and shown under an opaque per-room id, connections are opaque strings
-chosen by the hub, and every method returns a list of effects that the hub carries out in order.
+As in :mod:`signaling.rooms`: participants are keyed by identity key and shown under opaque per-room ids,
+connections are opaque strings chosen by the hub, and every method returns effects the hub carries out in order.
+API: ``GroupRoom(id, *, last_n, ice_servers, clock, new_id)``; ``join(connection, key, name, *, moderator)``,
+``disconnect(connection)``, ``handle(connection, msg)`` (every client message but ``join``); the SFU's reports
+``publishing(participant, source, on)`` and ``speaking(participant, level)``; ``table`` (the current forwarding
+table), ``connection_of(participant)``, ``participant(connection)``, ``connections``, ``idle``. Effects:
+``Send``, ``Close`` (of :mod:`signaling.rooms`), :class:`Route`, :class:`SfuJoin`, :class:`SfuLeave`,
+:class:`ToSfu`, :class:`MeetingEnded`, :class:`Attendance`.
 
-API: ``GroupRoom(id, *, last_n=6, ice_servers=(), clock=..., new_id=...)``; ``join(connection, key, name, *,
-moderator)``, ``disconnect(connection)``, ``handle(connection, msg)`` (every client message but ``join``); the
-SFU's reports ``publishing(participant, source, on)`` and ``speaking(participant, level)``; queries ``table``
-(the current forwarding table), ``connection_of(participant)``, ``participant(connection)``, ``connections``,
-``idle``. Effects: :class:`~signaling.rooms.Send`, :class:`~signaling.rooms.Close`, :class:`Route`,
-:class:`SfuJoin`, :class:`SfuLeave`, :class:`ToSfu`, :class:`MeetingEnded`, :class:`Attendance`.
-
-Rules:
-
-- moderators always enter the call; others enter unless the room is locked, in which case they wait (the waiting
-  list goes to the moderators as ``lobby``) until a moderator admits them or unlocks the room (which lets everyone
-  waiting in); someone who was in the call and dropped comes straight back, someone removed or who left waits;
-- a second ``join`` by the same identity replaces the earlier connection (closed with 4000);
-- entering the call starts afresh: microphone and camera on, no screen share, hand down, nothing published;
-- moderation is enforced by the forwarding table: a participant's audio is forwarded only while their ``audio`` is
-  on and their camera only while their ``video`` is on. ``mute`` / ``stop_video`` turn it off, and only the
-  participant's own ``media`` turns it on again (a ``media`` with it off also stops forwarding it). A muted
-  participant's audio levels are ignored. ``remove`` closes the target with 4003 (a moderator cannot be removed);
-- active speakers: a level at or under :data:`SPEECH_LEVEL` (-dBov, RFC 6464: 0 loudest, 127 silence) is speech.
-  Everyone in the call is ranked: those who have spoken, most recent first, then the others in the order they
-  entered. ``active`` is those who have spoken among the first ``last_n`` of the ranking. The ranking changes
-  only when someone who is not active starts speaking (then it is sorted afresh): people talking in turn among
-  the active speakers change nothing, so nothing flaps;
-- last N: each subscriber gets the audio and screen share of every other participant, and the cameras of the
-  first ``last_n`` others in the ranking whose camera is forwardable; the others' cameras are ``paused`` for it.
-  A subscriber never gets its own feeds. The table (:class:`Route`) is emitted only when it changes, and each
-  participant's ``speakers`` only when its ``active`` or ``paused`` changes;
-- the register (:class:`Attendance`) records every entering and leaving of the call, disconnects included.
+- Moderators always enter; others enter unless the room is locked, then wait (the list goes to the moderators as
+  ``lobby``) until admitted or the room is unlocked (which lets everyone waiting in). Someone who was in the call
+  and dropped comes straight back; someone removed, or who left, waits. A second ``join`` by the same identity
+  replaces the earlier connection (closed with 4000). Entering the call starts afresh (microphone and camera on,
+  no screen share, hand down, nothing published).
+- Moderation is enforced by the table: audio is forwarded only while the participant's ``audio`` is on, the
+  camera only while ``video`` is on; ``mute`` / ``stop_video`` turn them off and only the participant's own
+  ``media`` turns them on. A muted participant's audio levels are ignored. ``remove`` closes with 4003 (not a
+  moderator).
+- Speech is a level at or under :data:`SPEECH_LEVEL` -dBov (RFC 6464). Everyone in the call is ranked: those who
+  have spoken, most recent first, then the others in the order they entered. ``active`` is those who have spoken
+  among the first ``last_n``; the ranking is sorted afresh only when someone not active starts speaking, so
+  people talking in turn among the active speakers change nothing (no flapping).
+- Each subscriber gets every other participant's audio and screen share, and the cameras of the first ``last_n``
+  others in the ranking whose camera is forwardable; the other cameras are ``paused`` for it. Nobody gets their
+  own feeds. :class:`Route` is emitted only when the table changes, ``speakers`` only when a participant's
+  ``active`` or ``paused`` changes. :class:`Attendance` records every entering and leaving of the call.
 """
 
 from __future__ import annotations
