@@ -226,7 +226,8 @@ class Room:
             return self._to_others(person, p.MediaState(person.id, msg.audio, msg.video))
         if msg.type == "chat":
             return self._to_others(person, p.ChatLine(person.id, person.name, msg.text, iso(self.clock())))
-        raise AssertionError(f"unhandled message type {kind}")
+        # A group room's message (hand, mute, lock...): parsed by the shared decoder, meaningless here.
+        return [Send((connection,), p.Error("unknown_type", "not a message of consultation rooms", kind))]
 
     def _moderate(self, person: Participant, connection: str, msg: p.ClientMessage) -> list[Effect]:
         if person.role != "operator":

@@ -258,3 +258,13 @@ def test_idle_after_everyone_disconnects(room: Room) -> None:
     room.disconnect("o")
     room.disconnect("c")
     assert room.idle and room.connections == ()
+
+
+@pytest.mark.parametrize("msg", [p.Hand(raised=True), p.Mute(id="p2"), p.Lock(locked=True), p.Screen(on=True)])
+def test_group_room_messages_are_refused_in_a_consultation(room: Room, msg: p.ClientMessage) -> None:
+    with_call(room)
+    before = room.participant("o")
+    assert sent(room.handle("o", msg), "o") == [
+        p.Error("unknown_type", "not a message of consultation rooms", msg.type)
+    ]
+    assert room.participant("o") == before
