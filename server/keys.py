@@ -10,9 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from signaling.group_hub import GroupHub
     from signaling.hub import Hub
 
 settings_key = web.AppKey("settings", Settings)
 engine_key = web.AppKey("engine", AsyncEngine)
 sessionmaker_key = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 hub_key: web.AppKey[Hub] = web.AppKey("hub")
+group_hub_key: web.AppKey[GroupHub] = web.AppKey("group_hub")

@@ -6,7 +6,9 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    """Add ``/ws`` and the hub's resources (bus, rooms, heartbeat) to the application."""
+    """Add ``/ws`` (consultations) and ``/ws/group`` (supervision rooms) and their resources to the application."""
+    from signaling.group_hub import setup_group_hub
     from signaling.hub import setup_hub
 
     setup_hub(app)
+    setup_group_hub(app)

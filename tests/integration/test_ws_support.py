@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import aiohttp
 from aiohttp.test_utils import TestClient
@@ -79,7 +79,7 @@ class Harness:
         self._sessions: list[aiohttp.ClientSession] = []
         self._peers: list[Peer] = []  # keep sockets alive: a garbage-collected client socket closes
 
-    async def __aenter__(self) -> Harness:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(

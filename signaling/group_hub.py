@@ -1,0 +1,366 @@
+"""``GET /ws/group``: the socket of group supervision rooms, and the glue between sockets, the pure
+:class:`~signaling.group.GroupRoom` and the SFU (:mod:`signaling.sfu`).
+
+Rooms are staff-only: a citizen cookie is refused at the handshake (403). A group room lives in the process that
+holds its media (the embedded SFU), so its messages go straight to the sockets of this process rather than through
+the bus. What the SFU must tell a client (SDP, candidates, which transceiver carries whom) is sent at once, in
+order; what it tells the room (feeds starting and stopping, audio levels) goes through the room, whose forwarding
+table is then applied by one updater task per room that always applies the latest table, so tables computed
+concurrently can never be applied out of order. Database writes (the attendance register, ending a meeting) go
+through one writer task, in order. Logs carry event names, room ids and close codes only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType, web
+
+from server import supervision
+from server.errors import Forbidden, NotFound
+from server.identity import Identity, identify
+from server.keys import group_hub_key, sessionmaker_key, settings_key
+from server.origins import origin_allowed
+from signaling import protocol as p
+from signaling.connection import CLOSE_GOING_AWAY, CLOSE_POLICY, Connection
+from signaling.group import Attendance, Effect, GroupRoom, MeetingEnded, Route, SfuJoin, SfuLeave, ToSfu
+from signaling.group_messages import SfuCandidate, SfuSdp, Track, Tracks
+from signaling.rooms import Close, Send
+from signaling.sfu import (
+    CandidateOut,
+    EventHandler,
+    NegotiationBusy,
+    Publishing,
+    SdpOut,
+    Sfu,
+    SfuError,
+    SfuEvent,
+    Speaking,
+    TracksOut,
+)
+from signaling.sfu.embedded import EmbeddedSfu
+
+log = logging.getLogger(__name__)
+
+MAX_FRAME = 64 * 1024
+CLOSE_UNSUPPORTED = 1003
+_GRANT_ERRORS = {
+    "room_not_found": "no such room",
+    "forbidden": "you are not invited to this room",
+    "room_ended": "this meeting is over",
+}
+
+
+def _error(conn: Connection, code: str, message: str, ref: str | None) -> None:
+    conn.send(p.serialise(p.Error(code, message, ref)))
+
+
+@dataclass
+class _Open:
+    """A room of this process, its SFU updater and what it needs."""
+
+    room: GroupRoom
+    dirty: bool = False  # the forwarding table changed since the updater last applied it
+    updater: asyncio.Task[None] | None = None
+    moderators: set[str] = field(default_factory=set)
+
+
+class GroupHub:
+    """Every group socket and room of this process. Created in the cleanup context (:func:`setup_group_hub`)."""
+
+    def __init__(self, app: web.Application, sfu: Sfu) -> None:
+        self._app = app
+        self._settings = app[settings_key]
+        self._sfu = sfu
+        self._connections: dict[str, Connection] = {}
+        self._rooms: dict[str, _Open] = {}
+        self._writes: asyncio.Queue[Attendance | MeetingEnded | None] = asyncio.Queue()
+        self._writer = asyncio.create_task(self._write_loop(), name="group-hub-writer")
+
+    @property
+    def sfu(self) -> Sfu:
+        return self._sfu
+
+    def room(self, room_id: str) -> GroupRoom | None:
+        """The room open in this process under that id, if any (for tests and diagnostics)."""
+        opened = self._rooms.get(room_id)
+        return opened.room if opened is not None else None
+
+    # -- the socket's life -----------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if not origin_allowed(self._settings, request.headers.get("Origin")):
+            log.info("group handshake refused", extra={"event": "ws_origin_refused", "status": 403})
+            return web.json_response({"error": "origin_not_allowed"}, status=403)
+        identity = await identify(request)
+        if identity is None:
+            log.info("group handshake refused", extra={"event": "ws_not_authenticated", "status": 401})
+            return web.json_response({"error": "not_authenticated"}, status=401)
+        if identity.kind != "staff" or identity.staff is None:
+            log.info("group handshake refused", extra={"event": "ws_staff_only", "status": 403})
+            return web.json_response({"error": "staff_only"}, status=403)
+        ws = web.WebSocketResponse(heartbeat=self._settings.ws_heartbeat_seconds, max_msg_size=MAX_FRAME)
+        await ws.prepare(request)
+        conn = Connection(ws, identity, self._settings.ws_messages_per_second)
+        self._connections[conn.id] = conn
+        try:
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await self._on_text(conn, msg.data)
+                elif msg.type is WSMsgType.BINARY:
+                    conn.close_soon(CLOSE_UNSUPPORTED, "text frames only")
+            log.info("group socket closed", extra={"event": "ws_closed", "code": ws.close_code})
+        finally:
+            await self._detach(conn)
+        return ws
+
+    async def _detach(self, conn: Connection) -> None:
+        del self._connections[conn.id]
+        opened = self._rooms.get(conn.room) if conn.room else None
+        conn.room = None
+        if opened is not None:
+            await self._execute(opened, opened.room.disconnect(conn.id))
+            await self._forget_if_idle(opened)
+        await conn.stop()
+
+    # -- messages --------------------------------------------------------------------------------------------
+
+    async def _on_text(self, conn: Connection, text: str) -> None:
+        allowed = conn.limit.check()
+        if not allowed:
+            if allowed is None:
+                conn.close_soon(CLOSE_POLICY, "flooding")
+            else:
+                _error(conn, "rate_limited", "too many messages, slow down", None)
+            return
+        try:
+            msg = p.parse(text)
+        except p.ProtocolError as exc:
+            _error(conn, exc.code, exc.message, exc.ref)
+            return
+        if msg.type not in p.GROUP_TYPES:
+            _error(conn, "unknown_type", "not a message of group rooms", msg.type)
+            return
+        try:
+            if isinstance(msg, p.Join):
+                await self._join(conn, msg)
+                return
+            opened = self._rooms.get(conn.room) if conn.room else None
+            if opened is None:
+                _error(conn, "not_in_room", "join a room first", msg.type)
+                return
+            if isinstance(msg, p.Leave):
+                conn.room = None
+            await self._execute(opened, opened.room.handle(conn.id, msg))
+            await self._forget_if_idle(opened)
+        except Exception:
+            log.exception("group message failed", extra={"event": "ws_failure", "room": conn.room})
+            _error(conn, "server_error", "the server could not handle that message", msg.type)
+
+    async def _join(self, conn: Connection, msg: p.Join) -> None:
+        if conn.room is not None:
+            _error(conn, "invalid_message", "this socket is already in a room; send leave first", "join")
+            return
+        granted = await self._grant(conn.identity, msg.room)
+        if isinstance(granted, str):
+            _error(conn, granted, _GRANT_ERRORS[granted], "join")
+            return
+        if conn.closing or conn.id not in self._connections:
+            return
+        opened = await self._open_room(msg.room)
+        conn.room = msg.room
+        log.info("group join", extra={"event": "ws_join", "room": msg.room})
+        effects = opened.room.join(conn.id, conn.identity.key, granted.name, moderator=granted.moderator)
+        await self._execute(opened, effects)
+
+    async def _grant(self, identity: Identity, room_id: str) -> supervision.GroupGrant | str:
+        assert identity.staff is not None
+        try:
+            return await supervision.grant(self._app[sessionmaker_key], identity.staff, room_id)
+        except NotFound:
+            return "room_not_found"
+        except Forbidden:
+            return "forbidden"
+        except supervision.MeetingOver:
+            return "room_ended"
+
+    # -- rooms -----------------------------------------------------------------------------------------------
+
+    async def _open_room(self, room_id: str) -> _Open:
+        opened = self._rooms.get(room_id)
+        if opened is None:
+            room = GroupRoom(room_id, last_n=self._settings.sfu_last_n, ice_servers=self._settings.ice_servers)
+            opened = self._rooms[room_id] = _Open(room)
+            await self._sfu.create_room(room_id)
+        return opened
+
+    async def _forget_if_idle(self, opened: _Open) -> None:
+        room = opened.room
+        if room.idle and self._rooms.get(room.id) is opened:
+            del self._rooms[room.id]
+            if opened.updater is not None:
+                opened.updater.cancel()
+                await asyncio.gather(opened.updater, return_exceptions=True)
+            await self._sfu.close_room(room.id)
+
+    async def _execute(self, opened: _Open, effects: list[Effect]) -> None:
+        """Carry out a room's effects in order (the SFU's and the database's work is awaited or queued)."""
+        room = opened.room
+        for effect in effects:
+            if isinstance(effect, Send):
+                self._send(effect)
+            elif isinstance(effect, Close):
+                conn = self._connections.get(effect.connection)
+                if conn is not None:
+                    conn.close_soon(effect.code, effect.reason)
+            elif isinstance(effect, Route):
+                self._route_soon(opened)
+            elif isinstance(effect, SfuJoin):
+                await self._sfu.join(room.id, effect.participant, self._sfu_handler(opened, effect.participant))
+            elif isinstance(effect, SfuLeave):
+                await self._sfu.leave(room.id, effect.participant)
+            elif isinstance(effect, ToSfu):
+                await self._to_sfu(opened, effect)
+            elif isinstance(effect, Attendance | MeetingEnded):
+                self._writes.put_nowait(effect)
+                if isinstance(effect, MeetingEnded):
+                    await self._sfu.close_room(room.id)
+            else:
+                raise AssertionError(f"unknown effect {effect!r}")
+
+    def _send(self, effect: Send) -> None:
+        text: str | None = None
+        for target in effect.to:
+            conn = self._connections.get(target)
+            if conn is not None:
+                text = text or p.serialise(effect.message)
+                conn.send(text)
+
+    async def _to_sfu(self, opened: _Open, effect: ToSfu) -> None:
+        msg, room = effect.message, opened.room
+        try:
+            if isinstance(msg, p.Candidate):
+                await self._sfu.candidate(room.id, effect.participant, p.ice_init(msg.candidate))
+            else:
+                await self._sfu.signal(room.id, effect.participant, msg.type, msg.sdp)
+        except SfuError as exc:
+            conn = self._connection_of(opened, effect.participant)
+            if conn is not None:
+                _error(conn, "invalid_message", str(exc), msg.type)
+
+    def _connection_of(self, opened: _Open, participant: str) -> Connection | None:
+        connection = opened.room.connection_of(participant)
+        return self._connections.get(connection) if connection is not None else None
+
+    # -- the SFU's side --------------------------------------------------------------------------------------
+
+    def _sfu_handler(self, opened: _Open, participant: str) -> EventHandler:
+        def handle(event: SfuEvent) -> None:
+            if self._rooms.get(opened.room.id) is not opened:
+                return  # the room was closed meanwhile
+            if isinstance(event, Publishing | Speaking):
+                if isinstance(event, Publishing):
+                    effects = opened.room.publishing(event.participant, event.source, event.on)
+                else:
+                    effects = opened.room.speaking(event.participant, event.level)
+                for effect in effects:
+                    if isinstance(effect, Send):
+                        self._send(effect)
+                    elif isinstance(effect, Route):
+                        self._route_soon(opened)
+                return
+            conn = self._connection_of(opened, participant)
+            if conn is None:
+                return
+            if isinstance(event, SdpOut):
+                conn.send(p.serialise(SfuSdp(kind=event.kind, sdp=event.sdp)))
+            elif isinstance(event, CandidateOut):
+                conn.send(p.serialise(SfuCandidate(candidate=event.candidate)))
+            elif isinstance(event, TracksOut):
+                tracks = tuple(Track(mid, feed.publisher, feed.source) for mid, feed in event.tracks)
+                conn.send(p.serialise(Tracks(tracks)))
+            elif isinstance(event, NegotiationBusy):
+                _error(conn, "negotiation_busy", "answer the SFU's offer, then offer again", "offer")
+
+        return handle
+
+    def _route_soon(self, opened: _Open) -> None:
+        """Mark the room's table changed; one updater task per room applies the latest table until none is new."""
+        opened.dirty = True
+        if opened.updater is None or opened.updater.done():
+            opened.updater = asyncio.create_task(self._update(opened), name=f"group-route-{opened.room.id}")
+
+    async def _update(self, opened: _Open) -> None:
+        while opened.dirty:
+            opened.dirty = False
+            try:
+                await self._sfu.route(opened.room.id, opened.room.table)
+            except Exception:
+                log.exception("group routing failed", extra={"event": "sfu_route_failed", "room": opened.room.id})
+
+    # -- the database ----------------------------------------------------------------------------------------
+
+    async def _write_loop(self) -> None:
+        sessionmaker = self._app[sessionmaker_key]
+        while (item := await self._writes.get()) is not None:
+            try:
+                if isinstance(item, MeetingEnded):
+                    await supervision.end_meeting(sessionmaker, item.room, item.actor)
+                elif item.event == "joined":
+                    await supervision.joined(sessionmaker, item.room, _staff_id(item.key), item.at)
+                else:
+                    await supervision.left(sessionmaker, item.room, _staff_id(item.key), item.at)
+            except Exception:
+                log.exception("group register write failed", extra={"event": "group_write_failed"})
+
+    # -- shutdown --------------------------------------------------------------------------------------------
+
+    async def shutdown(self) -> None:
+        """Close every socket with 1001 GOING_AWAY; their handlers then finish on their own."""
+        connections = list(self._connections.values())
+        await asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in connections))
+
+    async def close(self) -> None:
+        """Stop what is left: writer tasks, updaters, the SFU; then finish the pending register writes."""
+        await asyncio.gather(*(c.stop() for c in self._connections.values()))
+        for opened in self._rooms.values():
+            if opened.updater is not None:
+                opened.updater.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await opened.updater
+        self._rooms.clear()
+        await self._sfu.close()
+        self._writes.put_nowait(None)
+        await self._writer
+
+
+def _staff_id(key: str) -> str:
+    return key.removeprefix("staff:")
+
+
+async def _group_hub_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    hub = app[group_hub_key] = GroupHub(app, EmbeddedSfu(ice_servers=settings.ice_servers))
+    yield
+    await hub.shutdown()
+    await hub.close()
+
+
+async def _on_shutdown(app: web.Application) -> None:
+    if group_hub_key in app:
+        await app[group_hub_key].shutdown()
+
+
+async def _ws(request: web.Request) -> web.StreamResponse:
+    return await request.app[group_hub_key].handle(request)
+
+
+def setup_group_hub(app: web.Application) -> None:
+    """Add ``GET /ws/group`` (named "ws_group"), the hub's cleanup context and the GOING_AWAY close at shutdown."""
+    app.router.add_get("/ws/group", _ws, name="ws_group")
+    app.cleanup_ctx.append(_group_hub_ctx)
+    app.on_shutdown.append(_on_shutdown)
