@@ -1,0 +1,102 @@
+"""A supervision meeting end to end, without a browser: aiortc participants join ``/ws/group`` over real sockets,
+publish generated VP8 and Opus through the server's SFU as the protocol says (their offer, the SFU's offers, the
+``tracks`` map), and each decodes the video of every other participant. The frames are told apart by their pixels
+(:func:`tests.integration.test_sfu_media.publisher_of`), whatever the server says it forwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import defaultdict
+from typing import Any
+
+import av
+import pytest
+from aiohttp.test_utils import TestClient
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from server.models import Staff
+from tests.integration.test_group_room import GroupHarness, supervision_room
+from tests.integration.test_sfu_media import Grey, Sine, loopback_ice, publisher_of
+from tests.integration.test_ws_support import Peer
+
+__all__ = ["loopback_ice"]  # the autouse fixture: aiortc gets the loopback address
+
+FRAMES = 5  # decoded frames wanted from each other publisher
+
+
+class Participant:
+    """One aiortc client of ``/ws/group``: publishes on its first offer, answers the SFU, decodes what it gets."""
+
+    def __init__(self, peer: Peer, index: int, others: set[int]) -> None:
+        self.peer, self.index, self.others = peer, index, others
+        self.complete = asyncio.Event()  # FRAMES decoded from each of ``others``
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
+        self.mids: dict[str, tuple[str, str]] = {}  # mid -> (publisher id, source)
+        self.frames: dict[int, int] = defaultdict(int)  # publisher index (by pixels) -> frames decoded
+        self.tasks: list[asyncio.Task[None]] = []
+        self.pc.on("track", lambda track: self.tasks.append(asyncio.create_task(self._read(track))))
+
+    async def publish(self) -> None:
+        self.pc.addTrack(Sine())
+        self.pc.addTrack(Grey(self.index))
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await self.peer.send(type="offer", to="sfu", sdp=self.pc.localDescription.sdp)
+        self.tasks.append(asyncio.create_task(self._signal()))
+
+    async def _signal(self) -> None:
+        while True:
+            msg = await self.peer.recv(within=30)
+            if msg["type"] == "tracks":
+                self.mids = {t["mid"]: (t["from"], t["source"]) for t in msg["tracks"]}
+            elif msg["type"] == "answer":
+                assert msg["from"] == "sfu"
+                await self.pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "answer"))
+            elif msg["type"] == "offer":
+                await self.pc.setRemoteDescription(RTCSessionDescription(msg["sdp"], "offer"))
+                await self.pc.setLocalDescription(await self.pc.createAnswer())
+                await self.peer.send(type="answer", to="sfu", sdp=self.pc.localDescription.sdp)
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        if track.kind != "video":
+            with contextlib.suppress(MediaStreamError):
+                while True:
+                    await track.recv()
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                frame = await track.recv()
+                assert isinstance(frame, av.VideoFrame)
+                self.frames[publisher_of(frame)] += 1
+                if all(self.frames[i] >= FRAMES for i in self.others):
+                    self.complete.set()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.pc.close()
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_three_participants_see_each_other_through_the_sfu(client: TestClient[Any, Any]) -> None:
+    supervisor, members, room = await supervision_room(client, members=2)
+    staff: list[Staff] = [supervisor, *members]
+    participants: list[Participant] = []
+    try:
+        async with GroupHarness(client) as h, asyncio.timeout(60):
+            everyone = set(range(len(staff)))
+            for index, person in enumerate(staff):
+                peer, _welcome = await h.member(person, room)
+                participants.append(Participant(peer, index, everyone - {index}))
+            for participant in participants:
+                await participant.publish()
+            await asyncio.gather(*(p.complete.wait() for p in participants))
+            for p in participants:
+                assert set(p.frames) == everyone - {p.index}  # nobody receives their own video
+                ids = {peer.peer.id for peer in participants if peer is not p}
+                assert {publisher for publisher, source in p.mids.values() if source == "camera"} == ids
+    finally:
+        for participant in participants:
+            await participant.close()
