@@ -14,6 +14,8 @@ an answer. What is used, and why:
   (``packet.extensions.audio_level``) and to re-arm the sink after an RTCP BYE (which drops the stand-in).
 - ``RTCRtpSender._send_keyframe`` (called by its ``_handle_rtcp_packet`` on a PLI or FIR) is wrapped on the
   instance to pass a subscriber's keyframe request on; ``RTCRtpReceiver._send_rtcp_pli`` sends one to a publisher.
+- For load generators (the SFU benchmark's clients), ``RTCRtpReceiver._handle_rtp_packet`` can be replaced on the
+  instance by a packet counter (:func:`discard_rtp`).
 - ``RTCRtpTransceiver._codecs`` is narrowed after a remote offer, because aiortc creates the transceivers of a
   remote offer itself (without codec preferences) and answers with every codec they have in common.
 
@@ -145,6 +147,17 @@ def _wrap_rtp_handler(receiver: RTCRtpReceiver, on_audio_level: Callable[[int], 
         await original(packet, arrival_time_ms)
 
     return handle
+
+
+def discard_rtp(receiver: RTCRtpReceiver, on_packet: Callable[[int], None]) -> None:
+    """For load generators: ``receiver`` only counts its packets (``on_packet(payload size)``): no jitter buffer, no
+    NACK, no RTCP feedback, no decoder. Call before it starts, as :func:`capture_encoded_frames`."""
+    capture_encoded_frames(receiver, lambda codec, frame: None, lambda: None)
+
+    async def handle(packet: Any, arrival_time_ms: int) -> None:
+        on_packet(len(packet.payload))
+
+    receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
 
 
 def on_keyframe_request(sender: RTCRtpSender, callback: Callable[[], None]) -> None:

@@ -99,6 +99,15 @@ class EmbeddedSfu(Sfu):
         for room in list(self._rooms):
             await self.close_room(room)
 
+    def forwarded_frames(self) -> dict[str, int]:
+        """Frames handed to the subscribers' senders so far, by kind (``audio``, ``video``), for metrics."""
+        counts = {"audio": 0, "video": 0}
+        for state in self._rooms.values():
+            for peer in state.peers.values():
+                for slot in peer.slots:
+                    counts[slot.kind] += slot.track.forwarded
+        return counts
+
     # -- helpers ----------------------------------------------------------------------------------------------------
 
     def _peer(self, room: str, participant: str) -> Peer:

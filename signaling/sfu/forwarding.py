@@ -50,6 +50,8 @@ class ForwardedTrack(MediaStreamTrack):
         self._need_keyframe = kind == "video"
         self._offset: int | None = None  # added to the feed's timestamps (None: fix it at the next frame)
         self._last: tuple[int, float] | None = None  # the last timestamp sent, and when
+        self._reading = False  # the sender has started reading
+        self.forwarded = 0  # frames handed to the sender
 
     @property
     def feed(self) -> Feed | None:
@@ -114,11 +116,17 @@ class ForwardedTrack(MediaStreamTrack):
         return packet
 
     async def recv(self) -> av.Packet:
+        if not self._reading:
+            # The leg is up: the keyframe asked for at attach time may have been dropped while it was set up.
+            self._reading = True
+            if self._need_keyframe:
+                self.keyframe_wanted()
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
             self._ready.clear()
             await self._ready.wait()
+        self.forwarded += 1
         return self._queue.popleft()
 
     def stop(self) -> None:

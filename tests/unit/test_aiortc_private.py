@@ -17,6 +17,7 @@ import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDescription
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtp import RtpPacket
 
 from signaling.sfu import aiortc_private as private
 
@@ -120,3 +121,17 @@ async def test_narrow_codecs_keeps_one_codec_and_its_rtx() -> None:
     finally:
         await offerer.close()
         await answerer.close()
+
+
+async def test_a_discarding_receiver_only_counts() -> None:
+    pc = RTCPeerConnection()
+    sizes: list[int] = []
+    try:
+        receiver = pc.addTransceiver("video").receiver
+        private.discard_rtp(receiver, sizes.append)
+        packet = RtpPacket(payload_type=96, sequence_number=1, timestamp=0, payload=b"\x10\x00\x01")
+        await receiver._handle_rtp_packet(packet, arrival_time_ms=0)
+        assert sizes == [3]
+        assert receiver._RTCRtpReceiver__remote_streams == {}  # type: ignore[attr-defined]
+    finally:
+        await pc.close()
