@@ -76,6 +76,7 @@ class Peer:
         self._events = events
         self._published: dict[RTCRtpTransceiver, Source] = {}
         self._lock = asyncio.Lock()
+        self._told: tuple[tuple[str, Feed], ...] | None = None
         self._loudest = 127
         self._spoke_at = 0.0
 
@@ -188,7 +189,7 @@ class Peer:
             for feed, publication in wanted.items():
                 if feed not in carried:
                     self._free_slot(publication.kind).attach(publication)
-            self._events(self._tracks())
+            self._tell_tracks()
             await self._offer_if_wanted()
 
     def _free_slot(self, kind: str) -> ForwardedTrack:
@@ -199,11 +200,12 @@ class Peer:
         self.slots.append(slot)
         return slot.track
 
-    def _tracks(self) -> TracksOut:
-        return TracksOut(
-            self.participant,
-            tuple((slot.mid, slot.track.feed) for slot in self.slots if slot.mid and slot.track.feed is not None),
-        )
+    def _tell_tracks(self) -> None:
+        """Send :class:`TracksOut` if what the negotiated transceivers carry changed since last told."""
+        tracks = tuple((slot.mid, slot.track.feed) for slot in self.slots if slot.mid and slot.track.feed is not None)
+        if tracks != self._told:
+            self._told = tracks
+            self._events(TracksOut(self.participant, tracks))
 
     async def _offer_if_wanted(self) -> None:
         """Offer the slots that have no transceiver yet, if the client has offered once and nothing is pending."""
@@ -216,7 +218,7 @@ class Peer:
             slot.transceiver.setCodecPreferences(forwarded_codecs(slot.kind))
             private.on_keyframe_request(slot.transceiver.sender, slot.track.keyframe_wanted)
         await self.pc.setLocalDescription(await self.pc.createOffer())
-        self._events(self._tracks())
+        self._tell_tracks()
         self._events(SdpOut(self.participant, "offer", self.pc.localDescription.sdp))
         self._events(CandidateOut(self.participant, None))
 
