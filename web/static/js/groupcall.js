@@ -8,6 +8,32 @@
 const SFU = 'sfu';
 const BUSY_WAIT_MS = 2500; // after negotiation_busy, how long the SFU's own offer gets to arrive
 const FAILED_WAIT_MS = 2000; // a failed connection gets an ICE restart after this long
+const RECOVER_EVERY_MS = 5000; // at most one reconnect-to-recover this often
+
+/**
+ * Keep the RTP header extension ids this connection has already negotiated: with BUNDLE, browsers refuse a
+ * re-offer that renumbers them (an offerer such as aiortc numbers them afresh in each offer). Our answer then
+ * carries the same ids, and the SFU sends with the ids of the answer. Ids of extensions new to the connection
+ * get numbers not yet taken. Nothing changes when the offer already keeps them.
+ */
+export function keepExtensionIds(sdp, current) {
+  const known = new Map(); // uri -> id
+  for (const match of (current || '').matchAll(/^a=extmap:(\d+)(?:\/\w+)? (\S+)/gm)) known.set(match[2], Number(match[1]));
+  if (known.size === 0) return sdp;
+  const taken = new Set(known.values());
+  const fresh = new Map();
+  const idFor = (uri) => {
+    if (known.has(uri)) return known.get(uri);
+    if (!fresh.has(uri)) {
+      let id = 1;
+      while (taken.has(id) && id < 255) id += 1;
+      taken.add(id);
+      fresh.set(uri, id);
+    }
+    return fresh.get(uri);
+  };
+  return sdp.replace(/^a=extmap:(\d+)((?:\/\w+)?) (\S+)/gm, (line, id, direction, uri) => `a=extmap:${idFor(uri)}${direction} ${uri}`);
+}
 
 export class GroupCall extends EventTarget {
   constructor({ signaling, stream }) {
@@ -40,10 +66,19 @@ export class GroupCall extends EventTarget {
 
   run(step) {
     this.queue = this.queue.then(step).catch((error) => {
-      console.warn('group negotiation failed, starting over', error);
-      if (this.active) this.restart();
+      console.warn('group negotiation failed, reconnecting', error);
+      this.recover();
     });
     return this.queue;
+  }
+
+  /** The negotiation is stuck (an SFU offer we cannot take): reconnect, which starts a fresh connection. */
+  recover() {
+    if (!this.active) return;
+    const now = performance.now();
+    if (now - (this.recoveredAt || -Infinity) < RECOVER_EVERY_MS) return;
+    this.recoveredAt = now;
+    this.signaling.drop();
   }
 
   emit(type, detail) {
@@ -150,7 +185,8 @@ export class GroupCall extends EventTarget {
         if (this.busyEarly) this.busyEarly = false;
         else this.busyExpected += 1;
       }
-      await pc.setRemoteDescription({ type: 'offer', sdp: m.sdp });
+      const negotiated = pc.currentLocalDescription ? pc.currentLocalDescription.sdp : '';
+      await pc.setRemoteDescription({ type: 'offer', sdp: keepExtensionIds(m.sdp, negotiated) });
       await this.flush(pc);
       await pc.setLocalDescription(await pc.createAnswer());
       if (pc !== this.pc) return;
