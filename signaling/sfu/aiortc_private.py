@@ -18,6 +18,11 @@ an answer. What is used, and why:
   instance by a packet counter (:func:`discard_rtp`).
 - ``RTCRtpTransceiver._codecs`` is narrowed after a remote offer, because aiortc creates the transceivers of a
   remote offer itself (without codec preferences) and answers with every codec they have in common.
+- ``RTCPeerConnection.createOffer`` resets every transceiver's ``_codecs`` and ``_headerExtensions`` to aiortc's
+  own payload types and header extension ids. A browser refuses a later offer that changes what the session
+  agreed ("RTP extension ID reassignment not supported"), and within one BUNDLE a payload type or id may not mean
+  two things. :func:`keep_session_parameters` gives the connection's transceivers a subclass whose ``_codecs``
+  and ``_headerExtensions`` setters translate aiortc's defaults into the types and ids the client offered first.
 
 ``tests/unit/test_aiortc_private.py`` fails loudly when any of these changes shape.
 """
@@ -25,14 +30,16 @@ an answer. What is used, and why:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiortc
-from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.jitterbuffer import JitterFrame
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
+from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpReceiveParameters
+from aiortc.sdp import SessionDescription
 
 SUPPORTED_AIORTC = (">=1.16", "<1.17")
 
@@ -186,3 +193,87 @@ def narrow_codecs(transceiver: RTCRtpTransceiver, mime_type: str) -> bool:
     kept += [codec for codec in codecs if is_rtx(codec) and codec.parameters.get("apt") in types]
     transceiver._codecs = kept
     return bool(types)
+
+
+# -- payload types and header extension ids that stay what the session agreed ------------------------------------
+
+
+@dataclasses.dataclass
+class SessionParameters:
+    """The payload types and header extension ids a connection's client used first (its first offer decides)."""
+
+    types: dict[tuple[str, int], int] = dataclasses.field(default_factory=dict)  # (mime, clock rate) -> type
+    rtx: dict[int, int] = dataclasses.field(default_factory=dict)  # type of a codec -> type of its RTX
+    ids: dict[str, int] = dataclasses.field(default_factory=dict)  # header extension URI -> id
+
+    def learn(self, sdp: str) -> None:
+        """Take what a remote description of the session says and was not known yet."""
+        for media in SessionDescription.parse(sdp).media:
+            for codec in media.rtp.codecs:
+                if is_rtx(codec):
+                    apt = codec.parameters.get("apt")
+                    if isinstance(apt, int) and codec.payloadType is not None:
+                        self.rtx.setdefault(apt, codec.payloadType)
+                elif codec.payloadType is not None:
+                    self.types.setdefault((codec.mimeType.lower(), codec.clockRate), codec.payloadType)
+            for extension in media.rtp.headerExtensions:
+                self.ids.setdefault(extension.uri, extension.id)
+
+    def codecs(self, codecs: list[RTCRtpCodecParameters]) -> list[RTCRtpCodecParameters]:
+        """``codecs`` with the session's payload types. Those the session has no type for are left out (so none
+        can take a type that means something else in the session), unless that leaves none."""
+        out, renamed = [], {}
+        for codec in codecs:
+            payload_type = self.types.get((codec.mimeType.lower(), codec.clockRate))
+            if not is_rtx(codec) and payload_type is not None:
+                renamed[codec.payloadType] = payload_type
+                out.append(dataclasses.replace(codec, payloadType=payload_type))
+        if not out:
+            return codecs
+        for codec in codecs:
+            apt = renamed.get(codec.parameters.get("apt")) if is_rtx(codec) else None  # type: ignore[arg-type]
+            if apt is not None and apt in self.rtx:
+                parameters = {**codec.parameters, "apt": apt}
+                out.append(dataclasses.replace(codec, payloadType=self.rtx[apt], parameters=parameters))
+        return out
+
+    def extensions(self, extensions: list[RTCRtpHeaderExtensionParameters]) -> list[RTCRtpHeaderExtensionParameters]:
+        """``extensions`` with the session's ids (a URI new to the session gets an id it does not use)."""
+        used = set(self.ids.values())
+        out = []
+        for extension in extensions:
+            if extension.uri not in self.ids:
+                self.ids[extension.uri] = next(i for i in range(1, 15) if i not in used)
+                used.add(self.ids[extension.uri])
+            out.append(dataclasses.replace(extension, id=self.ids[extension.uri]))
+        return out
+
+
+class _SessionTransceiver(RTCRtpTransceiver):
+    """A transceiver whose codecs and header extensions are always given the session's types and ids."""
+
+    @property
+    def _codecs(self) -> list[RTCRtpCodecParameters]:
+        return self.__dict__["_codecs"]
+
+    @_codecs.setter
+    def _codecs(self, value: list[RTCRtpCodecParameters]) -> None:
+        self.__dict__["_codecs"] = self.__dict__["_session"].codecs(value)
+
+    @property
+    def _headerExtensions(self) -> list[RTCRtpHeaderExtensionParameters]:
+        return self.__dict__["_headerExtensions"]
+
+    @_headerExtensions.setter
+    def _headerExtensions(self, value: list[RTCRtpHeaderExtensionParameters]) -> None:
+        self.__dict__["_headerExtensions"] = self.__dict__["_session"].extensions(value)
+
+
+def keep_session_parameters(pc: RTCPeerConnection, session: SessionParameters) -> None:
+    """Before ``pc`` offers: learn the remote description's types and ids, and make every transceiver offer them."""
+    if pc.remoteDescription is not None:
+        session.learn(pc.remoteDescription.sdp)
+    for transceiver in pc.getTransceivers():
+        if type(transceiver) is RTCRtpTransceiver:
+            transceiver.__dict__["_session"] = session
+            transceiver.__class__ = _SessionTransceiver

@@ -79,6 +79,7 @@ class Peer:
         self._told: tuple[tuple[str, Feed], ...] | None = None
         self._loudest = 127
         self._spoke_at = 0.0
+        self._session = private.SessionParameters()  # the types and ids the client offered first
 
     # -- the client's SDP and candidates ----------------------------------------------------------------------------
 
@@ -217,6 +218,7 @@ class Peer:
             slot.transceiver = self.pc.addTransceiver(slot.track, direction="sendonly")
             slot.transceiver.setCodecPreferences(forwarded_codecs(slot.kind))
             private.on_keyframe_request(slot.transceiver.sender, slot.track.keyframe_wanted)
+        private.keep_session_parameters(self.pc, self._session)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         self._tell_tracks()
         self._events(SdpOut(self.participant, "offer", self.pc.localDescription.sdp))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +19,7 @@ from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCSessionDe
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters
 from aiortc.rtp import RtpPacket
+from aiortc.sdp import SessionDescription
 
 from signaling.sfu import aiortc_private as private
 
@@ -135,3 +137,55 @@ async def test_a_discarding_receiver_only_counts() -> None:
         assert receiver._RTCRtpReceiver__remote_streams == {}  # type: ignore[attr-defined]
     finally:
         await pc.close()
+
+
+def _as_a_browser_would(sdp: str) -> str:
+    """An aiortc offer (Opus 96, VP8 97 + RTX 98; mid 1, audio level 2, abs-send-time 3) with the payload types and
+    header extension ids Chrome uses (Opus 111, VP8 96 + RTX 97; audio level 1, abs-send-time 2, mid 4)."""
+    # Opus first (96 means Opus only until VP8 is renumbered), then VP8 97 -> 96 and its RTX 98 -> 97.
+    text = re.sub(r"(?m)^(m=audio \S+ \S+ )96\b", r"\g<1>111", sdp)
+    text = re.sub(r"(?m)^(a=(?:rtpmap|fmtp|rtcp-fb)):96\b", r"\1:111", text)
+    text = re.sub(r"(?m)^(m=video \S+ \S+ )97 98\b", r"\g<1>96 97", text)
+    text = re.sub(r"(?m)^(a=(?:rtpmap|fmtp|rtcp-fb)):97\b", r"\1:96", text)
+    text = re.sub(r"(?m)^(a=(?:rtpmap|fmtp|rtcp-fb)):98\b", r"\1:97", text).replace("apt=97", "apt=96")
+    ids = {"sdes:mid": 4, "ssrc-audio-level": 1, "abs-send-time": 2}
+    return re.sub(
+        r"a=extmap:\d+ (\S+)", lambda m: f"a=extmap:{next(v for k, v in ids.items() if k in m[1])} {m[1]}", text
+    )
+
+
+async def test_later_offers_keep_the_types_and_ids_the_client_offered() -> None:
+    client, sfu = RTCPeerConnection(), RTCPeerConnection()
+    session = private.SessionParameters()
+    try:
+        client.addTransceiver("audio", direction="sendrecv")
+        video = client.addTransceiver("video", direction="sendrecv")
+        video.setCodecPreferences(  # VP8 only, as the SFU offers it
+            [c for c in RTCRtpSender.getCapabilities("video").codecs if "VP8" in c.mimeType or "rtx" in c.mimeType]
+        )
+        await client.setLocalDescription(await client.createOffer())
+        offer = _as_a_browser_would(client.localDescription.sdp)
+        assert "a=rtpmap:111 opus" in offer and "a=rtpmap:96 VP8" in offer and "a=extmap:4 " in offer
+        await sfu.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        await sfu.setLocalDescription(await sfu.createAnswer())
+        sfu.addTransceiver("video", direction="sendonly")
+        sfu.addTransceiver("audio", direction="sendonly")
+
+        private.keep_session_parameters(sfu, session)
+        later = SessionDescription.parse((await sfu.createOffer()).sdp)
+
+        assert len(later.media) == 4
+        for media in later.media:
+            ids = {
+                extension.uri.rsplit(":", 1)[-1].rsplit("/", 1)[-1]: extension.id
+                for extension in media.rtp.headerExtensions
+            }
+            assert ids["mid"] == 4
+            assert ids.get("ssrc-audio-level", 1) == 1 and ids.get("abs-send-time", 2) == 2
+            types = {codec.mimeType: codec.payloadType for codec in media.rtp.codecs}
+            assert types.get("audio/opus", 111) == 111 and types.get("video/VP8", 96) == 96
+            assert types.get("video/rtx", 97) == 97
+            assert 8 not in types.values() or media.kind == "audio"
+    finally:
+        await client.close()
+        await sfu.close()
