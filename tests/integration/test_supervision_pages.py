@@ -37,6 +37,8 @@ async def test_a_supervisor_creates_a_room_and_an_invitee_enters_it(client: Clie
     supervisor = await make_staff(client.app, role=Role.SUPERVISOR, name="Dott. Bianchi")
     operator = await make_staff(client.app, name="Dott.ssa Rossi")
     csrf = await login(client, supervisor)
+    console = await (await client.get("/console")).text()
+    assert 'href="/supervision"' in console  # in the header of a supervisor's pages
     listing = await client.get("/supervision")
     assert listing.status == 200
     html = await listing.text()
