@@ -17,12 +17,17 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from server.identity import Identity
+from server.identity import Identity, identify
+from server.origins import origin_allowed
+from server.settings import Settings
+from signaling import protocol as p
 
 log = logging.getLogger(__name__)
 
 MAX_OUTBOX = 1024
+MAX_FRAME = 64 * 1024
 CLOSE_GOING_AWAY = 1001
+CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
 _CLOSE_TIMEOUT = 5.0
 
@@ -127,3 +132,39 @@ class Connection:
         self.closing = True
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)
+
+
+async def handshake(request: web.Request, settings: Settings, *, staff_only: bool = False) -> Identity | web.Response:
+    """Who opens this socket, or the refusal to answer before upgrading: 403 for a foreign Origin, 401 without a
+    valid staff or citizen cookie, 403 for a citizen when ``staff_only``."""
+    if not origin_allowed(settings, request.headers.get("Origin")):
+        log.info("signaling handshake refused", extra={"event": "ws_origin_refused", "status": 403})
+        return web.json_response({"error": "origin_not_allowed"}, status=403)
+    identity = await identify(request)
+    if identity is None:
+        log.info("signaling handshake refused", extra={"event": "ws_not_authenticated", "status": 401})
+        return web.json_response({"error": "not_authenticated"}, status=401)
+    if staff_only and (identity.kind != "staff" or identity.staff is None):
+        log.info("signaling handshake refused", extra={"event": "ws_staff_only", "status": 403})
+        return web.json_response({"error": "staff_only"}, status=403)
+    return identity
+
+
+async def upgrade(request: web.Request, settings: Settings, identity: Identity) -> Connection:
+    """Upgrade to a WebSocket (heartbeat, frame limit) and start its :class:`Connection`."""
+    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    return Connection(ws, identity, settings.ws_messages_per_second)
+
+
+def send_error(conn: Connection, code: str, message: str, ref: str | None) -> None:
+    conn.send(p.serialise(p.Error(code, message, ref)))
+
+
+def refuse(conn: Connection, *, flooding: bool) -> None:
+    """A message over the rate limit: answered with ``rate_limited``, or the socket closed if it keeps flooding."""
+    if flooding:
+        log.info("signaling client flooding", extra={"event": "ws_flood", "code": CLOSE_POLICY})
+        conn.close_soon(CLOSE_POLICY, "flooding")
+    else:
+        send_error(conn, "rate_limited", "too many messages, slow down", None)

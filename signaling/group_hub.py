@@ -22,11 +22,10 @@ from aiohttp import WSMsgType, web
 
 from server import supervision
 from server.errors import Forbidden, NotFound
-from server.identity import Identity, identify
+from server.identity import Identity
 from server.keys import group_hub_key, sessionmaker_key, settings_key
-from server.origins import origin_allowed
 from signaling import protocol as p
-from signaling.connection import CLOSE_GOING_AWAY, CLOSE_POLICY, Connection
+from signaling.connection import CLOSE_GOING_AWAY, CLOSE_UNSUPPORTED, Connection, handshake, refuse, send_error, upgrade
 from signaling.group import Attendance, Effect, GroupRoom, MeetingEnded, Route, SfuJoin, SfuLeave, ToSfu
 from signaling.group_messages import SfuCandidate, SfuSdp, Track, Tracks
 from signaling.rooms import Close, Send
@@ -46,17 +45,11 @@ from signaling.sfu.embedded import EmbeddedSfu
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 64 * 1024
-CLOSE_UNSUPPORTED = 1003
 _GRANT_ERRORS = {
     "room_not_found": "no such room",
     "forbidden": "you are not invited to this room",
     "room_ended": "this meeting is over",
 }
-
-
-def _error(conn: Connection, code: str, message: str, ref: str | None) -> None:
-    conn.send(p.serialise(p.Error(code, message, ref)))
 
 
 @dataclass
@@ -93,19 +86,11 @@ class GroupHub:
     # -- the socket's life -----------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        if not origin_allowed(self._settings, request.headers.get("Origin")):
-            log.info("group handshake refused", extra={"event": "ws_origin_refused", "status": 403})
-            return web.json_response({"error": "origin_not_allowed"}, status=403)
-        identity = await identify(request)
-        if identity is None:
-            log.info("group handshake refused", extra={"event": "ws_not_authenticated", "status": 401})
-            return web.json_response({"error": "not_authenticated"}, status=401)
-        if identity.kind != "staff" or identity.staff is None:
-            log.info("group handshake refused", extra={"event": "ws_staff_only", "status": 403})
-            return web.json_response({"error": "staff_only"}, status=403)
-        ws = web.WebSocketResponse(heartbeat=self._settings.ws_heartbeat_seconds, max_msg_size=MAX_FRAME)
-        await ws.prepare(request)
-        conn = Connection(ws, identity, self._settings.ws_messages_per_second)
+        identity = await handshake(request, self._settings, staff_only=True)
+        if not isinstance(identity, Identity):
+            return identity
+        conn = await upgrade(request, self._settings, identity)
+        ws = conn.ws
         self._connections[conn.id] = conn
         try:
             async for msg in ws:
@@ -132,18 +117,15 @@ class GroupHub:
     async def _on_text(self, conn: Connection, text: str) -> None:
         allowed = conn.limit.check()
         if not allowed:
-            if allowed is None:
-                conn.close_soon(CLOSE_POLICY, "flooding")
-            else:
-                _error(conn, "rate_limited", "too many messages, slow down", None)
+            refuse(conn, flooding=allowed is None)
             return
         try:
             msg = p.parse(text)
         except p.ProtocolError as exc:
-            _error(conn, exc.code, exc.message, exc.ref)
+            send_error(conn, exc.code, exc.message, exc.ref)
             return
         if msg.type not in p.GROUP_TYPES:
-            _error(conn, "unknown_type", "not a message of group rooms", msg.type)
+            send_error(conn, "unknown_type", "not a message of group rooms", msg.type)
             return
         try:
             if isinstance(msg, p.Join):
@@ -151,7 +133,7 @@ class GroupHub:
                 return
             opened = self._rooms.get(conn.room) if conn.room else None
             if opened is None:
-                _error(conn, "not_in_room", "join a room first", msg.type)
+                send_error(conn, "not_in_room", "join a room first", msg.type)
                 return
             if isinstance(msg, p.Leave):
                 conn.room = None
@@ -159,15 +141,15 @@ class GroupHub:
             await self._forget_if_idle(opened)
         except Exception:
             log.exception("group message failed", extra={"event": "ws_failure", "room": conn.room})
-            _error(conn, "server_error", "the server could not handle that message", msg.type)
+            send_error(conn, "server_error", "the server could not handle that message", msg.type)
 
     async def _join(self, conn: Connection, msg: p.Join) -> None:
         if conn.room is not None:
-            _error(conn, "invalid_message", "this socket is already in a room; send leave first", "join")
+            send_error(conn, "invalid_message", "this socket is already in a room; send leave first", "join")
             return
         granted = await self._grant(conn.identity, msg.room)
         if isinstance(granted, str):
-            _error(conn, granted, _GRANT_ERRORS[granted], "join")
+            send_error(conn, granted, _GRANT_ERRORS[granted], "join")
             return
         if conn.closing or conn.id not in self._connections:
             return
@@ -250,7 +232,7 @@ class GroupHub:
         except SfuError as exc:
             conn = self._connection_of(opened, effect.participant)
             if conn is not None:
-                _error(conn, "invalid_message", str(exc), msg.type)
+                send_error(conn, "invalid_message", str(exc), msg.type)
 
     def _connection_of(self, opened: _Open, participant: str) -> Connection | None:
         connection = opened.room.connection_of(participant)
@@ -284,7 +266,7 @@ class GroupHub:
                 tracks = tuple(Track(mid, feed.publisher, feed.source) for mid, feed in event.tracks)
                 conn.send(p.serialise(Tracks(tracks)))
             elif isinstance(event, NegotiationBusy):
-                _error(conn, "negotiation_busy", "answer the SFU's offer, then offer again", "offer")
+                send_error(conn, "negotiation_busy", "answer the SFU's offer, then offer again", "offer")
 
         return handle
 

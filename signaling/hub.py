@@ -17,33 +17,25 @@ from aiohttp import WSMsgType, web
 
 from server import consultations
 from server.errors import Forbidden, NotFound
-from server.identity import Identity, RoomEnded, grant, identify
+from server.identity import Identity, RoomEnded, grant
 from server.keys import hub_key, sessionmaker_key, settings_key
-from server.origins import origin_allowed
 from signaling import protocol as p
 from signaling.bus import Bus, Event, InProcessBus, Subscription
-from signaling.connection import CLOSE_GOING_AWAY, CLOSE_POLICY, Connection
+from signaling.connection import (
+    CLOSE_GOING_AWAY,
+    CLOSE_UNSUPPORTED,
+    Connection,
+    handshake,
+    refuse,
+    send_error,
+    upgrade,
+)
 from signaling.rooms import Close, Effect, MarkEnded, Room, Send
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME = 64 * 1024
-CLOSE_UNSUPPORTED = 1003
 # Bound once: looking up an enum member (WSMsgType.TEXT) costs about 0.1 us a time on Python 3.11.
 _TEXT, _BINARY, _ERROR = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.ERROR
-
-
-def _error(conn: Connection, code: str, message: str, ref: str | None) -> None:
-    conn.send(p.serialise(p.Error(code, message, ref)))
-
-
-def _refuse(conn: Connection, *, flooding: bool) -> None:
-    """A message over the rate limit: answered with ``rate_limited``, or the socket closed if it keeps flooding."""
-    if flooding:
-        log.info("signaling client flooding", extra={"event": "ws_flood", "code": CLOSE_POLICY})
-        conn.close_soon(CLOSE_POLICY, "flooding")
-    else:
-        _error(conn, "rate_limited", "too many messages, slow down", None)
 
 
 class Hub:
@@ -65,22 +57,16 @@ class Hub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """``GET /ws``: check Origin and identity before upgrading, then serve the socket until it closes."""
-        if not origin_allowed(self._settings, request.headers.get("Origin")):
-            log.info("signaling handshake refused", extra={"event": "ws_origin_refused", "status": 403})
-            return web.json_response({"error": "origin_not_allowed"}, status=403)
-        identity = await identify(request)
-        if identity is None:
-            log.info("signaling handshake refused", extra={"event": "ws_not_authenticated", "status": 401})
-            return web.json_response({"error": "not_authenticated"}, status=401)
-        ws = web.WebSocketResponse(heartbeat=self._settings.ws_heartbeat_seconds, max_msg_size=MAX_FRAME)
-        await ws.prepare(request)
-        conn = Connection(ws, identity, self._settings.ws_messages_per_second)
+        identity = await handshake(request, self._settings)
+        if not isinstance(identity, Identity):
+            return identity
+        conn = await upgrade(request, self._settings, identity)
         self._connections[conn.id] = conn
         try:
             await self._read(conn)
         finally:
             await self._detach(conn)
-        return ws
+        return conn.ws
 
     async def _read(self, conn: Connection) -> None:
         async for msg in conn.ws:
@@ -111,12 +97,12 @@ class Hub:
         """
         allowed = conn.limit.check()
         if not allowed:
-            _refuse(conn, flooding=allowed is None)
+            refuse(conn, flooding=allowed is None)
             return
         try:
             msg = p.parse(text)
         except p.ProtocolError as exc:
-            _error(conn, exc.code, exc.message, exc.ref)
+            send_error(conn, exc.code, exc.message, exc.ref)
             return
         try:
             if msg.type == "join":
@@ -124,7 +110,7 @@ class Hub:
                 return
             room = self._rooms.get(conn.room) if conn.room else None
             if room is None:
-                _error(conn, "not_in_room", "join a room first", msg.type)
+                send_error(conn, "not_in_room", "join a room first", msg.type)
                 return
             effects = room.handle(conn.id, msg)
             if msg.type == "leave":
@@ -139,15 +125,15 @@ class Hub:
                 await self._forget_if_idle(room)
         except Exception:
             log.exception("signaling message failed", extra={"event": "ws_failure", "room": conn.room})
-            _error(conn, "server_error", "the server could not handle that message", msg.type)
+            send_error(conn, "server_error", "the server could not handle that message", msg.type)
 
     async def _join(self, conn: Connection, msg: p.Join) -> None:
         if conn.room is not None:
-            _error(conn, "invalid_message", "this socket is already in a room; send leave first", "join")
+            send_error(conn, "invalid_message", "this socket is already in a room; send leave first", "join")
             return
         role_and_name = await self._grant(conn.identity, msg.room)
         if isinstance(role_and_name, str):
-            _error(conn, role_and_name, _GRANT_ERRORS[role_and_name], "join")
+            send_error(conn, role_and_name, _GRANT_ERRORS[role_and_name], "join")
             return
         if conn.closing or conn.id not in self._connections:
             return
