@@ -32,7 +32,7 @@ class Participant:
 
     def __init__(self, peer: Peer, index: int, others: set[int]) -> None:
         self.peer, self.index, self.others = peer, index, others
-        self.complete = asyncio.Event()  # FRAMES decoded from each of ``others``
+        self.decoded = asyncio.Event()  # set at each decoded frame
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         self.mids: dict[str, tuple[str, str]] = {}  # mid -> (publisher id, source)
         self.frames: dict[int, int] = defaultdict(int)  # publisher index (by pixels) -> frames decoded
@@ -69,8 +69,14 @@ class Participant:
                 frame = await track.recv()
                 assert isinstance(frame, av.VideoFrame)
                 self.frames[publisher_of(frame)] += 1
-                if all(self.frames[i] >= FRAMES for i in self.others):
-                    self.complete.set()
+                self.decoded.set()
+
+    async def sees(self, publishers: set[int], beyond: dict[int, int] | None = None) -> None:
+        """Until FRAMES more frames than ``beyond`` (default none) are decoded from each of ``publishers``."""
+        floor = beyond or {}
+        while not all(self.frames[i] >= floor.get(i, 0) + FRAMES for i in publishers):
+            self.decoded.clear()
+            await self.decoded.wait()
 
     async def close(self) -> None:
         for task in self.tasks:
@@ -92,11 +98,49 @@ async def test_three_participants_see_each_other_through_the_sfu(client: TestCli
                 participants.append(Participant(peer, index, everyone - {index}))
             for participant in participants:
                 await participant.publish()
-            await asyncio.gather(*(p.complete.wait() for p in participants))
+            await asyncio.gather(*(p.sees(p.others) for p in participants))
             for p in participants:
                 assert set(p.frames) == everyone - {p.index}  # nobody receives their own video
                 ids = {peer.peer.id for peer in participants if peer is not p}
                 assert {publisher for publisher, source in p.mids.values() if source == "camera"} == ids
+    finally:
+        for participant in participants:
+            await participant.close()
+
+
+@pytest.mark.usefixtures("loopback_ice")
+async def test_a_participant_who_drops_comes_back_without_the_others_noticing_more(
+    client: TestClient[Any, Any],
+) -> None:
+    supervisor, members, room = await supervision_room(client, members=2)
+    staff: list[Staff] = [supervisor, *members]
+    participants: list[Participant] = []
+    try:
+        async with GroupHarness(client) as h, asyncio.timeout(60):
+            everyone = set(range(len(staff)))
+            for index, person in enumerate(staff):
+                peer, _welcome = await h.member(person, room)
+                participants.append(Participant(peer, index, everyone - {index}))
+            for participant in participants:
+                await participant.publish()
+            await asyncio.gather(*(p.sees(p.others) for p in participants))
+
+            # The third one's network goes: socket and peer connection. The meeting goes on for the other two.
+            dropped = participants.pop()
+            await dropped.close()
+            await dropped.peer.ws.close()
+            first, second = participants
+            await asyncio.gather(first.sees({1}, dict(first.frames)), second.sees({0}, dict(second.frames)))
+
+            # It reconnects: straight back into the call under the same id, and publishes on a new connection.
+            peer, welcome = await h.member(staff[2], room)
+            assert (welcome["state"], welcome["id"]) == ("in_call", dropped.peer.id)
+            back = Participant(peer, 2, {0, 1})
+            participants.append(back)
+            await back.publish()
+            await asyncio.gather(
+                back.sees({0, 1}), first.sees({2}, dict(first.frames)), second.sees({2}, dict(second.frames))
+            )
     finally:
         for participant in participants:
             await participant.close()
