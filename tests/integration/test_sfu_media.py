@@ -92,6 +92,38 @@ class Sine(AudioStreamTrack):
         return frame
 
 
+class KeyframesOnRequest(MediaStreamTrack):
+    """:class:`Grey` frames encoded here with libvpx, with a keyframe first and then only when asked for (aiortc's
+    own encoder also makes one whenever the estimated bitrate moves): any keyframe after the first was asked for."""
+
+    kind = "video"
+
+    def __init__(self, index: int) -> None:
+        super().__init__()
+        self.source = Grey(index)
+        self.encoder = av.CodecContext.create("libvpx", "w")
+        self.encoder.width, self.encoder.height, self.encoder.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        self.encoder.time_base, self.encoder.framerate = fractions.Fraction(1, 90000), fractions.Fraction(FPS)
+        self.encoder.bit_rate, self.encoder.gop_size = 200_000, 1_000_000
+        self.encoder.options = {"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"}
+        self.wanted = True
+        self.keyframes: list[float] = []  # when each keyframe was made
+
+    def request(self) -> None:
+        self.wanted = True
+
+    async def recv(self) -> av.Packet:
+        while True:
+            frame = await self.source.recv()
+            if self.wanted:
+                self.wanted = False
+                frame.pict_type = PictureType.I
+                self.keyframes.append(time.monotonic())
+            for packet in self.encoder.encode(frame):
+                packet.pts, packet.time_base = frame.pts, fractions.Fraction(1, 90000)
+                return packet
+
+
 def publisher_of(frame: av.VideoFrame) -> int:
     """Whose frame this is: the grey level below the moving block, to the nearest publisher's level."""
     plane = frame.planes[0]
@@ -116,12 +148,12 @@ class Client:
         self.tasks: list[asyncio.Task[None]] = []
         self.pc.on("track", self._on_track)
 
-    async def join(self, publish: bool = True) -> None:
+    async def join(self, publish: bool = True, video: MediaStreamTrack | None = None) -> None:
         await self.sfu.join(ROOM, self.name, self.events.put_nowait)
         self.tasks.append(asyncio.create_task(self._work()))
         if publish:
             self.pc.addTrack(Sine())
-            self.video_sender = self.pc.addTrack(Grey(self.index))
+            self.video_sender = self.pc.addTrack(video or Grey(self.index))
         await self.pc.setLocalDescription(await self.pc.createOffer())
         await self.sfu.signal(ROOM, self.name, "offer", self.pc.localDescription.sdp)
 
@@ -218,11 +250,13 @@ async def room(sfu: EmbeddedSfu) -> AsyncIterator[list[Client]]:
         await client.close()
 
 
-async def start(sfu: EmbeddedSfu, room: list[Client], count: int) -> list[Client]:
+async def start(
+    sfu: EmbeddedSfu, room: list[Client], count: int, video: Callable[[int], MediaStreamTrack] | None = None
+) -> list[Client]:
     new = [Client(sfu, f"p{len(room) + i}", len(room) + i) for i in range(count)]
     room.extend(new)
     for client in new:
-        await client.join()
+        await client.join(video=video(client.index) if video else None)
     await sfu.route(ROOM, full_table(room))
     return new
 
@@ -264,24 +298,25 @@ def _all_events(clients: list[Client], about: str) -> list[SfuEvent]:
 async def test_a_late_joiner_gets_each_feed_from_a_keyframe_asked_for_at_once(
     sfu: EmbeddedSfu, room: list[Client], caplog: pytest.LogCaptureFixture
 ) -> None:
-    early = await start(sfu, room, 3)
+    tracks: dict[int, KeyframesOnRequest] = {}
+    early = await start(sfu, room, 3, video=lambda index: tracks.setdefault(index, KeyframesOnRequest(index)))
     requests: dict[int, list[float]] = defaultdict(list)
     for client in early:
         assert client.video_sender is not None
         private.on_keyframe_request(client.video_sender, functools.partial(note_time, requests[client.index]))
+        private.on_keyframe_request(client.video_sender, tracks[client.index].request)
     for client in early:
         await until(functools.partial(client.decoded, {c.index for c in early} - {client.index}, 1), what="frames")
     joined = time.monotonic()
     (late,) = await start(sfu, room, 1)
     await until(lambda: len(late.frames) == 3, what="the late joiner's frames")
-    await until(lambda: all(max(requests[c.index]) >= joined for c in early), what="keyframe requests")
     for client in early:
         asked = [t for t in requests[client.index] if t >= joined]
-        assert asked[0] - joined < 0.5
-        assert late.frames[client.index][0] - joined < 1.0
-    # Nothing before a keyframe: the late joiner's decoder never failed. (The first keyframe is usually the one asked
-    # for; it may be one aiortc's encoder made by itself a moment before: it restarts on a keyframe whenever the
-    # estimated bitrate moves by more than 10%.)
+        made = [t for t in tracks[client.index].keyframes if t >= joined]
+        assert asked and asked[0] - joined < 0.5  # the SFU asked each publisher at once, on the newcomer's behalf
+        assert made and made[0] >= asked[0]  # and only then did a keyframe exist to start from
+        assert made[0] <= late.frames[client.index][0] < joined + 1.0  # the newcomer's first frame is from it
+    # Nothing before a keyframe reached the newcomer: its decoder never failed.
     assert not [r for r in caplog.records if "failed to decode" in r.getMessage()]
 
 
