@@ -123,16 +123,16 @@ async def _may_enter(db: AsyncSession, room: SupervisionRoom, staff: Staff) -> b
     return bool(await db.scalar(select(invited)))
 
 
-async def grant(sessionmaker: Sessionmaker, staff: Staff, room_id: str) -> GroupGrant:
-    """May this staff member enter the room, and do they moderate it? Raises NotFound (also for a room they may
-    not know about), Forbidden or MeetingOver."""
+async def grant(sessionmaker: Sessionmaker, staff: Staff, room_id: str, *, ended: bool = False) -> GroupGrant:
+    """May this staff member enter the room, and do they moderate it? Raises NotFound, Forbidden or MeetingOver
+    (unless ``ended``: who moderated a meeting that is over still reads its register)."""
     async with sessionmaker() as db:
         room = await db.get(SupervisionRoom, room_id)
         if room is None:
             raise NotFound("no such room")
         if not await _may_enter(db, room, staff):
             raise Forbidden("you are not invited to this room")
-    if room.ended_at is not None:
+    if room.ended_at is not None and not ended:
         raise MeetingOver(room_id)
     moderator = room.created_by == staff.id or staff.role in MODERATOR_ROLES
     return GroupGrant(room.id, room.title, moderator, staff.name)

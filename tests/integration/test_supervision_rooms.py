@@ -43,6 +43,9 @@ async def test_who_enters_a_one_off_room_and_who_moderates(client: Client) -> No
     await supervision.end_meeting(maker, room.id, f"staff:{supervisor.id}")
     with pytest.raises(supervision.MeetingOver):
         await supervision.grant(maker, invited, room.id)
+    assert (await supervision.grant(maker, supervisor, room.id, ended=True)).moderator  # reads the register
+    with pytest.raises(Forbidden):
+        await supervision.grant(maker, other, room.id, ended=True)
     async with maker() as db:
         actions = list(await db.scalars(select(AuditEvent.action).where(AuditEvent.object_id == room.id)))
     assert sorted(actions) == ["create", "end"]

@@ -15,15 +15,13 @@ from server import supervision
 from server.auth import SessionInfo
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.keys import sessionmaker_key
-from server.models import MeetingSeries, Role, RoomInvitee, SeriesInvitee, Staff, SupervisionRoom, utcnow
+from server.models import MeetingSeries, Role, SeriesInvitee, Staff, SupervisionRoom, utcnow
 from web.guard import checked_form, require_staff
 from web.render import see_other
 from web.views.schedule_common import ROME, FormErrors, page, parse_date, parse_int, parse_time, require_role
 
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
 SHOWN_DAYS = 120  # one-off rooms listed on the supervision page, from now
-WS_ROUTE = "ws_group"
-WS_PATH = "/ws/group"  # docs/supervision.md, until the hub names its route
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+\.[^\s@]+")
 _DIGIT_RUN = re.compile(r"\+?\d(?:[ .\-/]?\d){5,}")  # six digits or more, maybe spaced
 _DATE = re.compile(r"\d{1,2}[./\-]\d{1,2}[./\-](?:\d{4}|\d{2})")
@@ -46,11 +44,6 @@ def _looks_like_phone(run: str) -> bool:
         return False
     digits = re.sub(r"\D", "", run)
     return len(digits) >= 9 or (len(digits) >= 7 and run[0] in "+03")
-
-
-def _ws_path(request: web.Request) -> str:
-    resource = request.app.router.named_resources().get(WS_ROUTE)
-    return str(resource.url_for()) if resource is not None else WS_PATH
 
 
 # -- the list and the form -------------------------------------------------------------------------------------
@@ -188,21 +181,10 @@ async def room(request: web.Request) -> web.StreamResponse:
     context = {
         "room": found,
         "grant": granted,
-        "ws_path": _ws_path(request),
+        "ws_path": str(request.app.router["ws_group"].url_for()),
         "may_register": granted.moderator or session.staff.role == Role.COORDINATOR,
     }
     return page("supervision_room.html", request, context)
-
-
-async def _moderates_ended(request: web.Request, room: SupervisionRoom, staff: Staff) -> bool:
-    """``grant`` refuses an ended room; its register stays open to whoever moderated it."""
-    if room.created_by == staff.id or staff.role == Role.COORDINATOR:
-        return True
-    if staff.role not in supervision.MODERATOR_ROLES:
-        return False
-    invited = exists().where(RoomInvitee.room_id == room.id, RoomInvitee.staff_id == staff.id)
-    async with request.app[sessionmaker_key]() as db:
-        return bool(await db.scalar(select(invited)))
 
 
 async def room_register(request: web.Request) -> web.StreamResponse:
@@ -210,11 +192,7 @@ async def room_register(request: web.Request) -> web.StreamResponse:
     session = await require_staff(request)
     room_id = request.match_info["id"]
     maker = request.app[sessionmaker_key]
-    try:
-        allowed = (await supervision.grant(maker, session.staff, room_id)).moderator
-    except supervision.MeetingOver:
-        allowed = await _moderates_ended(request, await _room(request, room_id), session.staff)
-    if not allowed and session.staff.role != Role.COORDINATOR:
+    if not (await supervision.grant(maker, session.staff, room_id, ended=True)).moderator:
         raise Forbidden("the register is for the room's moderators")
     context = {"room": await _room(request, room_id), "stays": await supervision.register(maker, room_id)}
     return page("supervision_register.html", request, context)
