@@ -138,6 +138,9 @@ class Consultation(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The case (server.models.cases.Case) it belongs to. Not a foreign key, like Booking.case_id: adding one to an
+    # existing table makes SQLite rebuild it (and lose its triggers); server.cases keeps the link right.
+    case_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
 
     operator: Mapped[Staff] = relationship(lazy="raise_on_sql")
     service: Mapped[Service | None] = relationship(lazy="raise_on_sql")
@@ -200,3 +203,4 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(60))
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(32), default=None, index=True)  # whose case data (case id)

@@ -118,6 +118,9 @@ class Booking(Base):
     manage_token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # the cancel/reschedule link
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # The case it belongs to; not a foreign key: adding one would make SQLite rebuild this table and lose the
+    # triggers that forbid double bookings (server.cases keeps the link right).
+    case_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
 
 
 class IdempotencyRecord(Base):
