@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="fill an empty database with a believable demo organisation")
     _common(demo)
+    rotate = commands.add_parser("rotate-key", help="seal every case note again with a new key")
+    _common(rotate)
     return parser
 
 

@@ -7,6 +7,7 @@ from aiohttp import web
 import scheduling.jobs
 import signaling
 import web as web_ui
+from server.cases import keyring_ctx
 from server.db import database_ctx
 from server.keys import settings_key
 from server.middleware import security_headers
@@ -23,6 +24,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[settings_key] = settings
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(keyring_ctx)
     signaling.setup(app)
     web_ui.setup(app)
     app.cleanup_ctx.append(scheduling.jobs.jobs_ctx)

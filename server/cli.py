@@ -13,12 +13,14 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import auth, consultations, logs
+from server import auth, consultations, logs, sealing
 from server.app import create_app
+from server.cases import rotation
 from server.db import create_engine, make_sessionmaker, migrate
 from server.errors import InvalidInput
 from server.links import join_url, operator_url
 from server.models import Role, Service, Staff
+from server.sealing import SealError
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -139,9 +141,25 @@ async def _demo(sm: async_sessionmaker[AsyncSession], settings: Settings, _args:
     return 0
 
 
+async def _rotate_key(sm: async_sessionmaker[AsyncSession], settings: Settings, _args: argparse.Namespace) -> int:
+    try:
+        rotated = await rotation.rotate(sm, settings)
+    except SealError as exc:
+        print(f"run.py rotate-key: nothing changed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{rotated.values} sealed notes and decisions now use the new key.")
+    if rotated.in_file:
+        print(f"The key file {sealing.key_file(settings)} holds the new key (and the previous one, second).")
+    else:
+        print("Set ASCOLTO_NOTES_KEY to this key and restart every server; keep the old key in")
+        print(f"ASCOLTO_NOTES_PREVIOUS_KEYS until they have all restarted:\n{rotated.key}")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
     "migrate": _migrate,
     "create-user": _create_user,
     "consult": _consult,
     "demo": _demo,
+    "rotate-key": _rotate_key,
 }

@@ -217,6 +217,42 @@ SETTINGS: tuple[Setting, ...] = (
         "Delivery attempts of an email before it is marked failed.",
         int,
     ),
+    Setting(
+        "notes_key",
+        "str",
+        "",
+        "Key that seals case notes at rest (base64url of 32 bytes; `python run.py rotate-key` makes one). "
+        "Empty: the key is kept in `notes.key` in the data folder, made on first start.",
+        str,
+    ),
+    Setting(
+        "notes_previous_keys",
+        "list",
+        (),
+        "Earlier notes keys (comma-separated), to open notes not yet re-sealed after a rotation.",
+        _parse_list,
+    ),
+    Setting(
+        "supervisors_see_all_cases",
+        "bool",
+        True,
+        "Supervisors see every case of the service (notes and risk included); when off, only cases shared with them.",
+        _parse_bool,
+    ),
+    Setting(
+        "retention_days",
+        "int",
+        3650,
+        "Case notes and citizens' personal data older than this many days are purged (the figures are kept).",
+        int,
+    ),
+    Setting(
+        "stats_min_count",
+        "int",
+        5,
+        "Statistics show counts below this as suppressed, so that nobody can be singled out.",
+        int,
+    ),
     Setting("log_level", "str", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).", str),
     Setting("log_json", "bool", True, "Write logs as one JSON object per line.", _parse_bool),
 )
@@ -259,6 +295,11 @@ class Settings:
     mail_from: str = "ascolto@localhost"
     reminder_hours: tuple[int, ...] = (24, 1)
     mail_max_attempts: int = 5
+    notes_key: str = ""
+    notes_previous_keys: tuple[str, ...] = ()
+    supervisors_see_all_cases: bool = True
+    retention_days: int = 3650
+    stats_min_count: int = 5
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -290,6 +331,8 @@ class Settings:
             "ws_heartbeat_seconds",
             "sfu_last_n",
             "mail_max_attempts",
+            "retention_days",
+            "stats_min_count",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{name} must be positive")

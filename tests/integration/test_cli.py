@@ -29,7 +29,7 @@ def run(*args: str, data_dir: Path, stdin: str = "", database_url: str = "") -> 
 def test_help_lists_every_command(tmp_path: Path) -> None:
     result = run("--help", data_dir=tmp_path)
     assert result.returncode == 0
-    for command in ("serve", "migrate", "create-user", "consult", "demo"):
+    for command in ("serve", "migrate", "create-user", "consult", "demo", "rotate-key"):
         assert command in result.stdout
 
 
@@ -94,3 +94,13 @@ def test_demo_fills_only_an_empty_database(tmp_path: Path) -> None:
     second = run("demo", data_dir=tmp_path)
     assert second.returncode == 2
     assert "already has staff" in second.stderr
+
+
+def test_rotate_key_puts_a_new_key_in_the_key_file(tmp_path: Path, database_url: str) -> None:
+    first = run("rotate-key", data_dir=tmp_path, database_url=database_url)
+    assert first.returncode == 0, first.stderr
+    assert "0 sealed notes" in first.stdout
+    keys = (tmp_path / "notes.key").read_text().split()
+    assert len(keys) == 2 and keys[0] not in first.stdout  # the key is not printed when it lives in the file
+    second = run("rotate-key", data_dir=tmp_path, database_url=database_url)
+    assert second.returncode == 0 and (tmp_path / "notes.key").read_text().split()[1] == keys[0]
