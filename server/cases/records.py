@@ -1,0 +1,436 @@
+"""Reading and writing case data, each access checked by :mod:`server.cases.policy` and audited in the same
+transaction: a read or write of case data and its audit row commit together, or neither does. A refusal is
+written to the audit log in a transaction of its own (the refused request writes nothing else) and logged without
+personal data.
+
+Every function takes the acting staff member and the case (or consultation) id as given by the request; nothing
+here trusts an id to belong to whoever sent it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server import audit
+from server.cases.policy import Action, Relation, allowed, visible
+from server.errors import Forbidden, InvalidInput, NotFound
+from server.models import (
+    AuditEvent,
+    Case,
+    CaseNote,
+    CaseStatus,
+    CaseWorker,
+    Channel,
+    Consultation,
+    LocalService,
+    Outcome,
+    OutcomeKind,
+    Reason,
+    ReviewDecision,
+    RiskAssessment,
+    RiskLevel,
+    SafetyAction,
+    Staff,
+)
+from server.sealing import Keyring
+from server.settings import Settings
+
+log = logging.getLogger(__name__)
+Sessionmaker = async_sessionmaker[AsyncSession]
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
+CODE_CHARS = 6
+MAX_NOTE = 20_000
+SAFETY_STEPS = ("emergency_called", "asked_plan", "asked_means", "contact_alerted", "supervisor_told", "stayed_on")
+
+
+def new_code() -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_CHARS))
+
+
+def actor(staff: Staff) -> str:
+    return f"staff:{staff.id}"
+
+
+def _note_place(case_id: str) -> str:
+    return f"case_note:{case_id}"
+
+
+def _decision_place(case_id: str) -> str:
+    return f"review_decision:{case_id}"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every access needs: the database, the settings (the supervisors' policy) and the notes keyring."""
+
+    sessionmaker: Sessionmaker
+    settings: Settings
+    keyring: Keyring
+
+
+# -- access ------------------------------------------------------------------------------------------------------
+
+
+async def relation(db: AsyncSession, staff: Staff, case_id: str) -> Relation:
+    worker = await db.get(CaseWorker, (case_id, staff.id))
+    return "worker" if worker is not None else "other"
+
+
+async def refused(ctx: Context, staff: Staff, action: Action, case_id: str | None) -> None:
+    """Record a refused access (its own transaction: the refused request writes nothing else)."""
+    log.info("case access refused", extra={"event": "case_refused", "action": action.value})
+    async with ctx.sessionmaker.begin() as db:
+        db.add(audit.event(actor(staff), f"refused:{action.value}", "case", case_id or "-", subject=case_id))
+
+
+async def _case_for(db: AsyncSession, ctx: Context, staff: Staff, case_id: str, action: Action) -> Case:
+    """The case, if ``staff`` may do ``action`` on it; else the refusal is recorded and NotFound or Forbidden."""
+    case = await db.get(Case, case_id)
+    rel = await relation(db, staff, case_id) if case is not None else "other"
+    see_all = ctx.settings.supervisors_see_all_cases
+    if case is not None and allowed(staff.role, action, rel, supervisors_see_all=see_all):
+        return case
+    await refused(ctx, staff, action, case_id if case is not None else None)
+    if case is None or not visible(staff.role, rel, supervisors_see_all=see_all):
+        raise NotFound("no such case")
+    raise Forbidden("your role may not do that with this case")
+
+
+def _audit(db: AsyncSession, staff: Staff, action: str, object_type: str, object_id: str, case_id: str) -> None:
+    db.add(audit.event(actor(staff), action, object_type, object_id, subject=case_id))
+
+
+# -- opening a case ----------------------------------------------------------------------------------------------
+
+
+async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str) -> Case:
+    """The case of a consultation, opened now if it has none (the citizen's open case if the same email or phone
+    already has one). Only the consultation's operator may open it; they become one of its workers."""
+    async with ctx.sessionmaker.begin() as db:
+        consultation = await db.get(Consultation, consultation_id)
+        if consultation is None or consultation.operator_id != staff.id:
+            await refused(ctx, staff, Action.READ, None)
+            raise NotFound("no such consultation")
+        case = await db.get(Case, consultation.case_id) if consultation.case_id else None
+        if case is None:
+            case = await _same_citizen(db, consultation) or await _new_case(db, staff, consultation)
+            consultation.case_id = case.id
+        if case.first_session_at is None or consultation.starts_at < case.first_session_at:
+            case.first_session_at = consultation.starts_at
+        if await db.get(CaseWorker, (case.id, staff.id)) is None:
+            db.add(CaseWorker(case_id=case.id, staff_id=staff.id))
+        _audit(db, staff, "link", "consultation", consultation.id, case.id)
+    return case
+
+
+async def _same_citizen(db: AsyncSession, consultation: Consultation) -> Case | None:
+    contacts = [
+        c
+        for c in (
+            Case.citizen_email == consultation.citizen_email if consultation.citizen_email else None,
+            Case.citizen_phone == consultation.citizen_phone if consultation.citizen_phone else None,
+        )
+        if c is not None
+    ]
+    if not contacts:
+        return None
+    query = select(Case).where(Case.status == CaseStatus.OPEN, Case.anonymised_at.is_(None), or_(*contacts))
+    return await db.scalar(query.order_by(Case.opened_at.desc()).limit(1))
+
+
+async def _new_case(db: AsyncSession, staff: Staff, consultation: Consultation) -> Case:
+    for _ in range(10):
+        code = new_code()
+        if await db.scalar(select(Case.id).where(Case.code == code)) is None:
+            break
+    else:
+        raise RuntimeError("no free case code")
+    case = Case(
+        code=code,
+        service_id=consultation.service_id,
+        citizen_name=consultation.citizen_name,
+        citizen_email=consultation.citizen_email,
+        citizen_phone=consultation.citizen_phone,
+        channel=Channel.SWITCHBOARD,
+        opened_at=consultation.created_at,
+        opened_by=actor(staff),
+    )
+    db.add(case)
+    await db.flush()
+    _audit(db, staff, "create", "case", case.id, case.id)
+    return case
+
+
+# -- reading -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    author_id: str
+    created_at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """A case as one person may see it: ``notes`` None when they may not read notes."""
+
+    case: Case
+    risks: Sequence[RiskAssessment]
+    outcomes: Sequence[Outcome]
+    safety: Sequence[SafetyAction]
+    notes: Sequence[Note] | None
+    workers: Sequence[str]
+
+
+async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
+    """The case (one audit row: ``read``, or ``read_notes`` when the notes were opened too)."""
+    async with ctx.sessionmaker.begin() as db:
+        case = await _case_for(db, ctx, staff, case_id, Action.READ)
+        rel = await relation(db, staff, case_id)
+        with_notes = allowed(
+            staff.role, Action.READ_NOTES, rel, supervisors_see_all=ctx.settings.supervisors_see_all_cases
+        )
+        notes = None
+        if with_notes:
+            rows = await db.scalars(select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at))
+            place = _note_place(case_id)
+            notes = [Note(n.id, n.author_id, n.created_at, ctx.keyring.open(n.sealed, place)) for n in rows]
+        found = CaseFile(
+            case=case,
+            risks=list(
+                await db.scalars(
+                    select(RiskAssessment).where(RiskAssessment.case_id == case_id).order_by(RiskAssessment.at)
+                )
+            ),
+            outcomes=list(await db.scalars(select(Outcome).where(Outcome.case_id == case_id).order_by(Outcome.at))),
+            safety=list(
+                await db.scalars(select(SafetyAction).where(SafetyAction.case_id == case_id).order_by(SafetyAction.at))
+            ),
+            notes=notes,
+            workers=list(await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == case_id))),
+        )
+        _audit(db, staff, "read_notes" if with_notes else "read", "case", case_id, case_id)
+    return found
+
+
+# -- writing -----------------------------------------------------------------------------------------------------
+
+
+async def write_note(
+    ctx: Context, staff: Staff, case_id: str, text: str, consultation_id: str | None = None
+) -> CaseNote:
+    text = text.strip()
+    if not text or len(text) > MAX_NOTE:
+        raise InvalidInput("the note is empty or too long", {"note": "required" if not text else "too_long"})
+    async with ctx.sessionmaker.begin() as db:
+        await _case_for(db, ctx, staff, case_id, Action.WRITE_NOTE)
+        note = CaseNote(
+            case_id=case_id,
+            consultation_id=consultation_id,
+            author_id=staff.id,
+            sealed=ctx.keyring.seal(text, _note_place(case_id)),
+        )
+        db.add(note)
+        await db.flush()
+        _audit(db, staff, "write_note", "case_note", note.id, case_id)
+    return note
+
+
+async def assess_risk(
+    ctx: Context,
+    staff: Staff,
+    case_id: str,
+    self_harm: RiskLevel,
+    others: RiskLevel,
+    consultation_id: str | None = None,
+) -> RiskAssessment:
+    """Record an assessment; the case keeps the latest. A high level is for the caller to raise the alarm."""
+    async with ctx.sessionmaker.begin() as db:
+        case = await _case_for(db, ctx, staff, case_id, Action.ASSESS_RISK)
+        assessment = RiskAssessment(
+            case_id=case_id, consultation_id=consultation_id, self_harm=self_harm, others=others, by=staff.id
+        )
+        db.add(assessment)
+        case.risk_self, case.risk_others = self_harm, others
+        if RiskLevel.HIGH in (self_harm, others):
+            case.flagged = True  # a high-risk case goes to the next team review
+        await db.flush()
+        _audit(db, staff, "assess_risk", "risk_assessment", str(assessment.id), case_id)
+    return assessment
+
+
+async def record_outcome(
+    ctx: Context,
+    staff: Staff,
+    case_id: str,
+    kind: OutcomeKind,
+    *,
+    specialist_id: str | None = None,
+    local_service_id: str | None = None,
+    consultation_id: str | None = None,
+) -> Outcome:
+    async with ctx.sessionmaker.begin() as db:
+        case = await _case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
+        fields = await _outcome_problems(db, kind, specialist_id, local_service_id)
+        if fields:
+            raise InvalidInput("the outcome is not complete", fields)
+        outcome = Outcome(
+            case_id=case_id,
+            consultation_id=consultation_id,
+            kind=kind,
+            specialist_id=specialist_id if kind == OutcomeKind.SPECIALIST else None,
+            local_service_id=local_service_id if kind == OutcomeKind.REFERRAL else None,
+            by=staff.id,
+        )
+        db.add(outcome)
+        if kind == OutcomeKind.CLOSED_AFTER_SUPPORT:
+            case.status = CaseStatus.CLOSED
+        elif case.status == CaseStatus.CLOSED:
+            case.status = CaseStatus.OPEN
+        if (
+            kind == OutcomeKind.SPECIALIST
+            and specialist_id
+            and await db.get(CaseWorker, (case_id, specialist_id)) is None
+        ):
+            db.add(CaseWorker(case_id=case_id, staff_id=specialist_id, shared_by=actor(staff)))
+        await db.flush()
+        _audit(db, staff, "record_outcome", "outcome", str(outcome.id), case_id)
+    return outcome
+
+
+async def _outcome_problems(
+    db: AsyncSession, kind: OutcomeKind, specialist_id: str | None, local_service_id: str | None
+) -> dict[str, str]:
+    if kind == OutcomeKind.SPECIALIST:
+        specialist = await db.get(Staff, specialist_id) if specialist_id else None
+        if specialist is None or not specialist.active:
+            return {"specialist_id": "required"}
+    if kind == OutcomeKind.REFERRAL:
+        service = await db.get(LocalService, local_service_id) if local_service_id else None
+        if service is None or not service.active:
+            return {"local_service_id": "required"}
+    return {}
+
+
+async def record_safety_step(ctx: Context, staff: Staff, case_id: str, step: str) -> SafetyAction:
+    if step not in SAFETY_STEPS:
+        raise InvalidInput("unknown step of the safety protocol", {"step": "unknown"})
+    async with ctx.sessionmaker.begin() as db:
+        await _case_for(db, ctx, staff, case_id, Action.SAFETY_STEP)
+        action = SafetyAction(case_id=case_id, action=step, by=staff.id)
+        db.add(action)
+        await db.flush()
+        _audit(db, staff, "safety_step", "safety_action", str(action.id), case_id)
+    return action
+
+
+async def share_case(ctx: Context, staff: Staff, case_id: str, with_staff_id: str) -> None:
+    async with ctx.sessionmaker.begin() as db:
+        await _case_for(db, ctx, staff, case_id, Action.SHARE)
+        other = await db.get(Staff, with_staff_id)
+        if other is None or not other.active:
+            raise InvalidInput("no such colleague", {"staff_id": "unknown"})
+        if await db.get(CaseWorker, (case_id, with_staff_id)) is None:
+            db.add(CaseWorker(case_id=case_id, staff_id=with_staff_id, shared_by=actor(staff)))
+        _audit(db, staff, "share", "case", case_id, case_id)
+
+
+async def flag_case(ctx: Context, staff: Staff, case_id: str, flagged: bool) -> None:
+    async with ctx.sessionmaker.begin() as db:
+        case = await _case_for(db, ctx, staff, case_id, Action.FLAG)
+        case.flagged = flagged
+        _audit(db, staff, "flag" if flagged else "unflag", "case", case_id, case_id)
+
+
+async def set_intake(ctx: Context, staff: Staff, case_id: str, reason: Reason, channel: Channel) -> None:
+    async with ctx.sessionmaker.begin() as db:
+        case = await _case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
+        case.reason, case.channel = reason, channel
+        _audit(db, staff, "intake", "case", case_id, case_id)
+
+
+# -- team review -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A case awaiting the team's evaluation, by code only, and why."""
+
+    id: str
+    code: str
+    why: tuple[str, ...]  # "new", "flagged", "high_risk", "no_outcome"
+    opened_at: datetime
+
+
+async def review_queue(ctx: Context, staff: Staff) -> list[Awaiting]:
+    """Cases to evaluate at the weekly meeting: new since the last decision, flagged, at high risk, or with no
+    outcome yet (open cases only). One audit row for the list."""
+    if not allowed(staff.role, Action.REVIEW_QUEUE, "other"):
+        await refused(ctx, staff, Action.REVIEW_QUEUE, None)
+        raise Forbidden("the review queue is for supervisors and coordinators")
+    async with ctx.sessionmaker.begin() as db:
+        decided = select(ReviewDecision.case_id)
+        with_outcome = select(Outcome.case_id)
+        rows = await db.execute(
+            select(
+                Case.id,
+                Case.code,
+                Case.opened_at,
+                Case.flagged,
+                or_(Case.risk_self == RiskLevel.HIGH, Case.risk_others == RiskLevel.HIGH),
+                Case.id.in_(decided),
+                Case.id.in_(with_outcome),
+            )
+            .where(Case.status == CaseStatus.OPEN, Case.anonymised_at.is_(None))
+            .order_by(Case.opened_at)
+        )
+        queue = []
+        for case_id, code, opened_at, flagged, high, was_decided, has_outcome in rows:
+            why = tuple(
+                name
+                for name, on in (
+                    ("new", not was_decided),
+                    ("flagged", flagged),
+                    ("high_risk", high),
+                    ("no_outcome", not has_outcome),
+                )
+                if on
+            )
+            if why:
+                queue.append(Awaiting(case_id, code, why, opened_at))
+        db.add(audit.event(actor(staff), "read", "review_queue", "-"))
+    return queue
+
+
+async def decide(ctx: Context, staff: Staff, case_id: str, text: str) -> ReviewDecision:
+    """The team's decision on a case (sealed like a note); the case is no longer flagged."""
+    text = text.strip()
+    if not text or len(text) > MAX_NOTE:
+        raise InvalidInput("the decision is empty or too long", {"decision": "required" if not text else "too_long"})
+    async with ctx.sessionmaker.begin() as db:
+        case = await db.get(Case, case_id)
+        if case is None or not allowed(staff.role, Action.REVIEW_DECIDE, "other"):
+            await refused(ctx, staff, Action.REVIEW_DECIDE, case_id if case is not None else None)
+            raise NotFound("no such case") if case is None else Forbidden("only supervisors record decisions")
+        decision = ReviewDecision(case_id=case_id, sealed=ctx.keyring.seal(text, _decision_place(case_id)), by=staff.id)
+        db.add(decision)
+        case.flagged = False
+        await db.flush()
+        _audit(db, staff, "review_decide", "review_decision", str(decision.id), case_id)
+    return decision
+
+
+async def audit_rows(db: AsyncSession, case_ids: Sequence[str]) -> list[AuditEvent]:
+    """Every audit row about these cases' data, oldest first (for a citizen's export of accesses)."""
+    if not case_ids:
+        return []
+    return list(await db.scalars(select(AuditEvent).where(AuditEvent.subject.in_(case_ids)).order_by(AuditEvent.id)))
