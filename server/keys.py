@@ -11,6 +11,7 @@ from server.sealing import Keyring
 from server.settings import Settings
 
 if TYPE_CHECKING:
+    from signaling.alerts import AlertHub
     from signaling.group_hub import GroupHub
     from signaling.hub import Hub
 
@@ -20,3 +21,4 @@ sessionmaker_key = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
 keyring_key = web.AppKey("keyring", Keyring)  # seals case notes (server.sealing)
 hub_key: web.AppKey[Hub] = web.AppKey("hub")
 group_hub_key: web.AppKey[GroupHub] = web.AppKey("group_hub")
+alert_hub_key: web.AppKey[AlertHub] = web.AppKey("alert_hub")  # /ws/alerts (signaling.alerts)

@@ -7,8 +7,10 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     """Add ``/ws`` (consultations) and ``/ws/group`` (supervision rooms) and their resources to the application."""
+    from signaling.alerts import setup_alerts
     from signaling.group_hub import setup_group_hub
     from signaling.hub import setup_hub
 
     setup_hub(app)
     setup_group_hub(app)
+    setup_alerts(app)  # /ws/alerts: supervisors' real-time alerts

@@ -1,0 +1,51 @@
+"""A supervisor's console in real Chromium shows the high-risk alert, with the case code and a link to the case,
+when an operator assesses a case at high risk.
+
+The operator's risk form is not on main yet, so the test does what that form's handler will do: the audited
+:func:`server.cases.records.assess_risk`, then :func:`signaling.alerts.high_risk`."""
+
+from __future__ import annotations
+
+import pytest
+
+from server import cases
+from server.cases import records
+from server.keys import alert_hub_key
+from server.models import RiskLevel, Role
+from signaling import alerts
+from tests.e2e.conftest import LiveServer, NewContext
+from tests.e2e.flows import operator_login
+from tests.e2e.standalone import PASSWORD
+from tests.factories import make_consultation, make_staff
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_a_supervisor_console_shows_the_high_risk_alert(live_server: LiveServer, new_context: NewContext) -> None:
+    app = live_server.client.app
+    supervisor = await make_staff(app, role=Role.SUPERVISOR, name="Supervisore", password=PASSWORD)
+    operator = await make_staff(app, name="Dott. Verdi", password=PASSWORD)
+    consultation = (await make_consultation(app, operator, citizen_name="Maria Bianchi")).consultation
+    ctx = cases.context(app)
+    case = await records.case_of_consultation(ctx, operator, consultation.id)
+
+    page = await (await new_context()).new_page()
+    await operator_login(page, live_server.url, supervisor.email, PASSWORD)
+    await page.wait_for_function("() => window.ascoltoAlerts?.connected === true")
+    assert app[alert_hub_key].listeners == 1
+
+    await records.assess_risk(ctx, operator, case.id, RiskLevel.HIGH, RiskLevel.NONE)
+    await alerts.high_risk(app, case_id=case.id, code=case.code, by=operator.name)
+
+    alert = page.locator("[role=alert][data-case]")
+    await alert.wait_for()
+    text = await alert.inner_text()
+    assert case.code in text and "Maria" not in text and "Bianchi" not in text
+    assert await alert.locator("a").get_attribute("href") == f"/cases/{case.id}"
+
+
+async def test_an_operator_console_opens_no_alert_socket(live_server: LiveServer, new_context: NewContext) -> None:
+    page = await (await new_context()).new_page()
+    await operator_login(page, live_server.url, live_server.email, live_server.password)
+    assert await page.locator("script[data-alerts]").count() == 0
+    assert live_server.client.app[alert_hub_key].listeners == 0

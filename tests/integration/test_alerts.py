@@ -1,0 +1,97 @@
+"""``/ws/alerts`` over real sockets: supervisors and coordinators receive a high-risk alert (case code and id, never
+a name); operators, citizens, strangers and foreign Origins are refused at the handshake; shutdown closes 1001."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from server import cases
+from server.cases import records
+from server.keys import alert_hub_key
+from server.models import RiskLevel, Role
+from signaling import alerts
+from tests.factories import make_consultation, make_staff
+from tests.integration.test_ws_support import Harness, Peer
+
+Client = TestClient[Any, Any]
+
+
+class AlertHarness(Harness):
+    async def connect(self, session: aiohttp.ClientSession, origin: str | None = None) -> Peer:
+        ws = await session.ws_connect(f"{self.base}/ws/alerts", headers={"Origin": origin or self.origin})
+        peer = Peer(ws, session)
+        self._peers.append(peer)
+        return peer
+
+    async def refused(self, session: aiohttp.ClientSession, origin: str | None = None) -> int:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
+            await session.ws_connect(f"{self.base}/ws/alerts", headers={"Origin": origin or self.origin})
+        return refusal.value.status
+
+
+async def until_listening(client: Client, count: int) -> None:
+    for _ in range(100):
+        if client.app[alert_hub_key].listeners >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the sockets did not register")
+
+
+async def test_a_high_risk_assessment_reaches_every_supervisor_and_coordinator(client: Client) -> None:
+    operator = await make_staff(client.app, name="Dott.ssa Rossi")
+    supervisor = await make_staff(client.app, role=Role.SUPERVISOR, name="Supervisore")
+    coordinator = await make_staff(client.app, role=Role.COORDINATOR, name="Coordinatrice")
+    consultation = (await make_consultation(client.app, operator, citizen_name="Maria Bianchi")).consultation
+    ctx = cases.context(client.app)
+    case = await records.case_of_consultation(ctx, operator, consultation.id)
+    async with AlertHarness(client) as h:
+        on_duty = await h.connect(await h.operator_browser(supervisor))
+        also = await h.connect(await h.operator_browser(coordinator))
+        await until_listening(client, 2)
+        await records.assess_risk(ctx, operator, case.id, RiskLevel.HIGH, RiskLevel.NONE)
+        await alerts.high_risk(client.app, case_id=case.id, code=case.code, by=f"staff:{operator.id}")
+        for peer in (on_duty, also):
+            alert = await peer.expect("alert")
+            assert {k: alert[k] for k in ("kind", "case", "case_id", "by")} == {
+                "kind": "high_risk",
+                "case": case.code,
+                "case_id": case.id,
+                "by": f"staff:{operator.id}",
+            }
+            assert datetime.fromisoformat(alert["at"]).utcoffset() is not None
+            assert "Maria" not in str(alert) and "Bianchi" not in str(alert)
+        # The socket only speaks: what a client sends is answered with an error, not a crash.
+        await on_duty.send(type="join", room="x")
+        assert (await on_duty.expect("error"))["code"] == "unknown_type"
+
+
+async def test_operators_citizens_strangers_and_foreign_origins_are_refused(client: Client) -> None:
+    operator = await make_staff(client.app)
+    switchboard = await make_staff(client.app, role=Role.SWITCHBOARD)
+    supervisor = await make_staff(client.app, role=Role.SUPERVISOR)
+    async with AlertHarness(client) as h:
+        assert await h.refused(await h.operator_browser(operator)) == 403
+        assert await h.refused(await h.operator_browser(switchboard)) == 403
+        _, token = await h.consultation(operator)
+        assert await h.refused(await h.citizen_browser(token)) == 403
+        assert await h.refused(h.browser()) == 401
+        assert await h.refused(await h.operator_browser(supervisor), origin="https://evil.example") == 403
+    assert client.app[alert_hub_key].listeners == 0
+
+
+async def test_shutdown_closes_the_alert_sockets_going_away(client: Client) -> None:
+    supervisor = await make_staff(client.app, role=Role.SUPERVISOR)
+    async with AlertHarness(client) as h:
+        peer = await h.connect(await h.operator_browser(supervisor))
+        await until_listening(client, 1)
+        hub = client.app[alert_hub_key]
+        closing = asyncio.create_task(client.close())
+        assert await peer.close_code() == 1001
+        await asyncio.wait_for(closing, 10)
+        assert hub.listeners == 0
