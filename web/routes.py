@@ -9,6 +9,7 @@ from aiohttp import web
 from web import static_files
 from web.api import setup_api
 from web.views import citizen, health, staff, supervision
+from web.views import stats as stats_views
 from web.views.schedule_routes import add_routes as add_schedule_routes
 
 
@@ -36,5 +37,8 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     router.add_get("/supervision/{id}", supervision.room, name="supervision_room")
     router.add_get("/supervision/{id}/register", supervision.room_register, name="supervision_register")
     router.add_post("/console/meetings/{id}/room", supervision.series_room_open, name="meeting_room")
+    # The coordinator's statistics (docs/cases.md) and their CSV export
+    router.add_get("/stats", stats_views.stats_page, name="stats")
+    router.add_get("/stats.csv", stats_views.stats_csv, name="stats_csv")
     setup_api(app)  # the JSON API under /api/v1
     static_files.setup(app, static_dir)
