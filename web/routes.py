@@ -8,7 +8,7 @@ from aiohttp import web
 
 from web import static_files
 from web.api import setup_api
-from web.views import citizen, health, staff, supervision
+from web.views import audit, citizen, health, staff, supervision
 from web.views import stats as stats_views
 from web.views.schedule_routes import add_routes as add_schedule_routes
 
@@ -40,5 +40,11 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     # The coordinator's statistics (docs/cases.md) and their CSV export
     router.add_get("/stats", stats_views.stats_page, name="stats")
     router.add_get("/stats.csv", stats_views.stats_csv, name="stats_csv")
+    # The audit log and a citizen's rights (docs/cases.md), for the coordinator
+    router.add_get("/audit", audit.audit_log, name="audit")
+    router.add_get("/audit/citizen", audit.citizen_form, name="audit_citizen")
+    router.add_post("/audit/citizen", audit.citizen_accesses, name="audit_citizen_accesses")
+    router.add_post("/audit/citizen/export", audit.citizen_export, name="audit_export")
+    router.add_post("/audit/citizen/anonymise", audit.citizen_anonymise, name="audit_anonymise")
     setup_api(app)  # the JSON API under /api/v1
     static_files.setup(app, static_dir)

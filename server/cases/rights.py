@@ -1,0 +1,267 @@
+"""The audit log as the coordinator reads it, and a citizen's rights: the accesses to their data, an export of
+everything the service holds about them (JSON), and anonymisation. Each function checks the service-wide rule
+(:mod:`server.cases.policy`: ``AUDIT``, ``EXPORT``, ``ANONYMISE``), and is itself audited in the same transaction
+as the read or change it records; a refusal is audited like any other (:func:`server.cases.records.refused`).
+
+Nothing here (nor anywhere in the application) updates or deletes an audit row: the database refuses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server import audit
+from server.cases import records
+from server.cases.policy import Action, allowed
+from server.cases.records import Context, actor
+from server.errors import Forbidden, InvalidInput, NotFound
+from server.models import (
+    AuditEvent,
+    Booking,
+    Case,
+    CaseNote,
+    Consultation,
+    OutboxMessage,
+    Outcome,
+    ReviewDecision,
+    RiskAssessment,
+    SafetyAction,
+    Staff,
+    utcnow,
+)
+
+PAGE_SIZE = 50
+ANONYMOUS = "—"  # what a name becomes; contacts become empty
+MAX_CONTACT = 254
+
+
+async def may(ctx: Context, staff: Staff, action: Action) -> None:
+    """Service-wide actions (not about one case): the rule, or an audited refusal and Forbidden."""
+    if not allowed(staff.role, action, "other"):
+        await records.refused(ctx, staff, action, None)
+        raise Forbidden("only the coordinator may do that")
+
+
+# -- the audit log -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Filters of the audit log; every one optional. ``until`` is a day, included."""
+
+    actor: str = ""  # "staff:<id>", "system", or a staff member's email
+    action: str = ""
+    object_type: str = ""
+    case_code: str = ""
+    since: date | None = None
+    until: date | None = None
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    rows: Sequence[AuditEvent]
+    page: int
+    has_next: bool
+    codes: dict[str, str]  # case id -> case code, for the rows' subjects
+
+
+async def _codes(db: AsyncSession, case_ids: set[str]) -> dict[str, str]:
+    if not case_ids:
+        return {}
+    rows = await db.execute(select(Case.id, Case.code).where(Case.id.in_(case_ids)))
+    return {case_id: code for case_id, code in rows}
+
+
+async def search_audit(ctx: Context, staff: Staff, query: AuditQuery, page_size: int = PAGE_SIZE) -> AuditPage:
+    """One page of the audit log, newest first. Reading it is audited (``read``, ``audit_log``)."""
+    await may(ctx, staff, Action.AUDIT)
+    async with ctx.sessionmaker.begin() as db:
+        where = []
+        if query.actor:
+            who = query.actor
+            if "@" in who:
+                staff_id = await db.scalar(select(Staff.id).where(func.lower(Staff.email) == who.lower()))
+                if staff_id is None:
+                    raise InvalidInput("no staff member with that email", {"actor": "unknown"})
+                who = f"staff:{staff_id}"
+            where.append(AuditEvent.actor == who)
+        if query.action:
+            where.append(AuditEvent.action == query.action)
+        if query.object_type:
+            where.append(AuditEvent.object_type == query.object_type)
+        if query.case_code:
+            case_id = await db.scalar(select(Case.id).where(Case.code == query.case_code.upper()))
+            if case_id is None:
+                raise InvalidInput("no case with that code", {"case": "unknown"})
+            where.append(AuditEvent.subject == case_id)
+        if query.since is not None:
+            where.append(AuditEvent.at >= _day_start(query.since))
+        if query.until is not None:
+            where.append(AuditEvent.at < _day_start(query.until + timedelta(days=1)))
+        offset = (query.page - 1) * page_size
+        found = list(
+            await db.scalars(
+                select(AuditEvent).where(*where).order_by(AuditEvent.id.desc()).offset(offset).limit(page_size + 1)
+            )
+        )
+        codes = await _codes(db, {r.subject for r in found if r.subject})
+        db.add(audit.event(actor(staff), "read", "audit_log", f"page:{query.page}"))
+    return AuditPage(found[:page_size], query.page, len(found) > page_size, codes)
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+# -- a citizen's cases and the accesses to them ------------------------------------------------------------------
+
+
+def _contact(email_or_phone: str) -> str:
+    value = email_or_phone.strip()
+    if not value or len(value) > MAX_CONTACT:
+        raise InvalidInput("give the citizen's email or phone", {"contact": "required" if not value else "too_long"})
+    return value
+
+
+async def _citizen_cases(db: AsyncSession, contact: str) -> list[Case]:
+    """The cases whose email (case-insensitive) or phone is exactly ``contact``, oldest first."""
+    match = or_(func.lower(Case.citizen_email) == contact.lower(), Case.citizen_phone == contact)
+    return list(await db.scalars(select(Case).where(match).order_by(Case.opened_at)))
+
+
+@dataclass(frozen=True)
+class Accesses:
+    cases: Sequence[tuple[str, str]]  # (case id, code)
+    rows: Sequence[AuditEvent]
+
+
+async def citizen_accesses(ctx: Context, staff: Staff, email_or_phone: str) -> Accesses:
+    """Every audit row whose subject is one of the citizen's cases, oldest first. Audited: one
+    ``read_accesses`` row per case (so the citizen's next export shows this reading too)."""
+    contact = _contact(email_or_phone)
+    await may(ctx, staff, Action.AUDIT)
+    async with ctx.sessionmaker.begin() as db:
+        found = await _citizen_cases(db, contact)
+        rows = await records.audit_rows(db, [c.id for c in found])
+        for case in found:
+            db.add(audit.event(actor(staff), "read_accesses", "audit_log", case.id, subject=case.id))
+        if not found:
+            db.add(audit.event(actor(staff), "read_accesses", "audit_log", "-"))
+    return Accesses([(c.id, c.code) for c in found], rows)
+
+
+ACCESS_COLUMNS = ("id", "at", "actor", "action", "object_type", "object_id", "case")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def access_records(accesses: Accesses) -> list[dict[str, Any]]:
+    codes = dict(accesses.cases)
+    return [
+        {
+            "id": r.id,
+            "at": r.at.isoformat(),
+            "actor": r.actor,
+            "action": r.action,
+            "object_type": r.object_type,
+            "object_id": r.object_id,
+            "case": codes.get(r.subject or "", r.subject),
+        }
+        for r in accesses.rows
+    ]
+
+
+# -- export and anonymisation ------------------------------------------------------------------------------------
+
+
+def _row(obj: Any, *names: str) -> dict[str, Any]:
+    out = {}
+    for name in names:
+        value = getattr(obj, name)
+        out[name] = value.isoformat() if isinstance(value, datetime) else value
+    return out
+
+
+async def _case_document(db: AsyncSession, ctx: Context, case: Case) -> dict[str, Any]:
+    cid = case.id
+    notes = await db.scalars(select(CaseNote).where(CaseNote.case_id == cid).order_by(CaseNote.created_at))
+    risks = await db.scalars(select(RiskAssessment).where(RiskAssessment.case_id == cid).order_by(RiskAssessment.at))
+    outcomes = await db.scalars(select(Outcome).where(Outcome.case_id == cid).order_by(Outcome.at))
+    safety = await db.scalars(select(SafetyAction).where(SafetyAction.case_id == cid).order_by(SafetyAction.at))
+    consultations = await db.scalars(select(Consultation).where(Consultation.case_id == cid))
+    bookings = await db.scalars(select(Booking).where(Booking.case_id == cid))
+    person = ("citizen_name", "citizen_email", "citizen_phone")
+    return {
+        **_row(case, "code", *person, "reason", "channel", "status", "opened_at", "first_session_at"),
+        "anonymised_at": case.anonymised_at.isoformat() if case.anonymised_at else None,
+        "risk_assessments": [_row(r, "at", "self_harm", "others") for r in risks],
+        "outcomes": [_row(o, "at", "kind") for o in outcomes],
+        "safety_steps": [_row(s, "at", "action") for s in safety],
+        "notes": [
+            {"at": n.created_at.isoformat(), "text": ctx.keyring.open(n.sealed, f"case_note:{cid}")} for n in notes
+        ],
+        "consultations": [_row(c, *person, "starts_at", "ends_at", "status") for c in consultations],
+        "bookings": [_row(b, *person, "starts_at", "ends_at", "mode", "status") for b in bookings],
+    }
+
+
+async def export_citizen(ctx: Context, staff: Staff, email_or_phone: str) -> dict[str, Any]:
+    """Everything the service holds about the citizen with that email or phone, and the accesses to it, as one
+    JSON-ready document. Audited: one ``export`` row per case."""
+    contact = _contact(email_or_phone)
+    await may(ctx, staff, Action.EXPORT)
+    async with ctx.sessionmaker.begin() as db:
+        found = await _citizen_cases(db, contact)
+        documents = [await _case_document(db, ctx, case) for case in found]
+        rows = await records.audit_rows(db, [c.id for c in found])
+        for case in found:
+            db.add(audit.event(actor(staff), "export", "case", case.id, subject=case.id))
+        if not found:
+            db.add(audit.event(actor(staff), "export", "case", "-"))
+    accesses = access_records(Accesses([(c.id, c.code) for c in found], rows))
+    return {"exported_at": utcnow().isoformat(), "cases": documents, "accesses": accesses}
+
+
+async def anonymise(db: AsyncSession, case: Case, now: datetime) -> None:
+    """Replace the citizen's name and contacts on the case, its consultations and bookings (and drop their
+    emails from the outbox); remove its notes and review decisions. Structured figures stay for statistics."""
+    case.citizen_name, case.citizen_email, case.citizen_phone = ANONYMOUS, "", ""
+    case.anonymised_at = now
+    blank = {"citizen_name": ANONYMOUS, "citizen_email": "", "citizen_phone": ""}
+    for model in (Consultation, Booking):
+        await db.execute(
+            update(model).where(model.case_id == case.id).values(**blank).execution_options(synchronize_session=False)
+        )
+    sessions = select(Consultation.id).where(Consultation.case_id == case.id)
+    booked = select(Booking.id).where(Booking.case_id == case.id)
+    await db.execute(
+        delete(OutboxMessage).where(
+            or_(OutboxMessage.consultation_id.in_(sessions), OutboxMessage.booking_id.in_(booked))
+        )
+    )
+    await db.execute(delete(CaseNote).where(CaseNote.case_id == case.id))
+    await db.execute(delete(ReviewDecision).where(ReviewDecision.case_id == case.id))
+
+
+async def anonymise_citizen(ctx: Context, staff: Staff, case_id: str) -> Case:
+    """Anonymise one case on the citizen's request (audited ``anonymise``). Anonymising twice is harmless."""
+    await may(ctx, staff, Action.ANONYMISE)
+    async with ctx.sessionmaker.begin() as db:
+        case = await db.get(Case, case_id)
+        if case is None:
+            raise NotFound("no such case")
+        await anonymise(db, case, utcnow())
+        db.add(audit.event(actor(staff), "anonymise", "case", case.id, subject=case.id))
+    return case
