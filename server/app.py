@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 import scheduling.jobs
+import scheduling.retention
 import signaling
 import web as web_ui
 from server.cases import keyring_ctx
@@ -28,4 +29,5 @@ def create_app(settings: Settings) -> web.Application:
     signaling.setup(app)
     web_ui.setup(app)
     app.cleanup_ctx.append(scheduling.jobs.jobs_ctx)
+    app.cleanup_ctx.append(scheduling.retention.retention_ctx)
     return app
