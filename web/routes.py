@@ -8,7 +8,7 @@ from aiohttp import web
 
 from web import static_files
 from web.api import setup_api
-from web.views import audit, citizen, health, staff, supervision
+from web.views import audit, case_forms, cases, citizen, health, staff, supervision
 from web.views import stats as stats_views
 from web.views.schedule_routes import add_routes as add_schedule_routes
 
@@ -46,5 +46,22 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     router.add_post("/audit/citizen", audit.citizen_accesses, name="audit_citizen_accesses")
     router.add_post("/audit/citizen/export", audit.citizen_export, name="audit_export")
     router.add_post("/audit/citizen/anonymise", audit.citizen_anonymise, name="audit_anonymise")
+    # Case work (docs/cases.md): from a consultation to its case, the case page and its forms, the team review,
+    # the directory of local services (the fixed paths before /cases/{id})
+    router.add_get("/console/consultations/{id}/case", cases.from_consultation, name="consultation_case")
+    router.add_get("/cases/review", case_forms.review_page, name="case_review")
+    router.add_get("/cases/directory", case_forms.directory_page, name="case_directory")
+    router.add_post("/cases/directory", case_forms.directory_add, name="case_directory_add")
+    router.add_post("/cases/directory/{id}", case_forms.directory_edit, name="case_directory_edit")
+    router.add_post("/cases/directory/{id}/active", case_forms.directory_active, name="case_directory_active")
+    router.add_get("/cases/{id}", cases.case_page, name="case")
+    router.add_post("/cases/{id}/intake", cases.intake_submit, name="case_intake")
+    router.add_post("/cases/{id}/risk", cases.risk_submit, name="case_risk")
+    router.add_post("/cases/{id}/notes", cases.note_submit, name="case_note")
+    router.add_post("/cases/{id}/outcome", cases.outcome_submit, name="case_outcome")
+    router.add_post("/cases/{id}/safety", cases.safety_submit, name="case_safety")
+    router.add_post("/cases/{id}/share", cases.share_submit, name="case_share")
+    router.add_post("/cases/{id}/flag", cases.flag_submit, name="case_flag")
+    router.add_post("/cases/{id}/decision", case_forms.decide_submit, name="case_decide")
     setup_api(app)  # the JSON API under /api/v1
     static_files.setup(app, static_dir)
