@@ -1,0 +1,108 @@
+"""``audit_overhead_ratio``: opening a case with the audit log written (one row, in the same transaction) against
+the same with audit writing disabled in this benchmark only (``server.cases.records._audit`` replaced by a no-op),
+same run, on PostgreSQL, median of many requests, the two interleaved in rounds so drift hits both alike.
+
+The case page's handler is not on main yet, so the request is a minimal in-process one: a route added to the real
+app (``create_app``, real server socket, real HTTP client) whose handler calls :func:`server.cases.records.read_case`
+for a case with notes (unsealed on each read), risk assessments and outcomes, as the case page will.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from server import auth, cases, consultations
+from server.app import create_app
+from server.cases import records
+from server.keys import sessionmaker_key, settings_key
+from server.models import OutcomeKind, RiskLevel, Role, Staff
+from server.settings import Settings
+from tests.bench import report
+from tests.services import fresh_postgres_database
+
+ROUNDS = 15
+PER_ROUND = 40
+WARMUP = 30
+TIMEOUT = 300
+
+
+def _no_audit(*_: object) -> None:
+    return None
+
+
+async def _case(app: web.Application) -> tuple[Staff, str]:
+    sessionmaker = app[sessionmaker_key]
+    operator = await auth.create_staff(
+        sessionmaker, email="op@example.org", name="Dott.ssa Rossi", role=Role.OPERATOR, password="x" * 16
+    )
+    new = await consultations.create_consultation(
+        sessionmaker, app[settings_key], operator=operator, citizen_name="Maria", citizen_email="m@example.org"
+    )
+    ctx = cases.context(app)
+    case = await records.case_of_consultation(ctx, operator, new.consultation.id)
+    for n in range(5):
+        await records.write_note(ctx, operator, case.id, f"Nota del colloquio numero {n}. " * 20)
+    for level in (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.LOW):
+        await records.assess_risk(ctx, operator, case.id, level, RiskLevel.NONE)
+    await records.record_outcome(ctx, operator, case.id, OutcomeKind.FURTHER_SESSIONS)
+    return operator, case.id
+
+
+async def _timed(http: aiohttp.ClientSession, url: str, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        async with http.get(url) as response:
+            assert response.status == 200, response.status
+            await response.read()
+        times.append(time.perf_counter() - started)
+    return times
+
+
+async def run() -> None:
+    async with fresh_postgres_database(require=True) as database_url:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = Settings(database_url=database_url, data_dir=Path(tmp), log_level="WARNING").validated()
+            app = create_app(settings)
+            holder: dict[str, Staff] = {}
+
+            async def open_case(request: web.Request) -> web.Response:
+                found = await records.read_case(cases.context(request.app), holder["staff"], request.match_info["id"])
+                return web.json_response({"code": found.case.code, "notes": len(found.notes or [])})
+
+            app.router.add_get("/bench/cases/{id}", open_case)
+            server = TestServer(app)
+            await server.start_server()
+            try:
+                holder["staff"], case_id = await _case(app)
+                url = str(server.make_url(f"/bench/cases/{case_id}"))
+                on: list[float] = []
+                off: list[float] = []
+                real_audit = records._audit
+                async with aiohttp.ClientSession() as http:
+                    await _timed(http, url, WARMUP)
+                    for _ in range(ROUNDS):
+                        on += await _timed(http, url, PER_ROUND)
+                        records._audit = _no_audit  # type: ignore[assignment]
+                        try:
+                            off += await _timed(http, url, PER_ROUND)
+                        finally:
+                            records._audit = real_audit
+            finally:
+                await server.close()
+    with_audit, without = statistics.median(on), statistics.median(off)
+    print(f"# read_case over HTTP on PostgreSQL: median {with_audit * 1000:.2f} ms with the audit row,")
+    print(f"# {without * 1000:.2f} ms without ({len(on)} requests each, {ROUNDS} interleaved rounds)", flush=True)
+    report("audit_overhead_ratio", with_audit / without, "x", "<=", 1.2)
+
+
+async def main() -> None:
+    await asyncio.wait_for(run(), timeout=TIMEOUT)
