@@ -26,6 +26,7 @@ from server.models import (
     Staff,
 )
 from tests.factories import login, make_consultation, make_staff
+from tests.integration.test_alerts import AlertHarness, until_listening
 
 Client = TestClient[Any, Any]
 NOTE = "Racconta di una lite violenta con il fratello; nessun pensiero autolesivo."
@@ -338,3 +339,20 @@ async def test_the_coordinator_keeps_the_directory_of_local_services(client: Cli
     assert (await client.get("/cases/directory")).status == 403
     assert (await client.post("/cases/directory", data={**good, "csrf_token": csrf})).status == 403
     assert await count(client, LocalService) == 1
+
+
+async def test_a_high_risk_assessment_alerts_the_supervisor_on_duty(client: Client) -> None:
+    supervisor = await make_staff(client.app, role=Role.SUPERVISOR, name="Dott. Bianchi")
+    operator, csrf, case_id, _ = await open_case(client)
+    case = await the_case(client, case_id)
+    async with AlertHarness(client) as h:
+        on_duty = await h.connect(await h.operator_browser(supervisor))
+        await until_listening(client, 1)
+        medium = {"csrf_token": csrf, "self_harm": "medium", "others": "none"}
+        assert (await client.post(f"/cases/{case_id}/risk", data=medium, allow_redirects=False)).status == 303
+        high = {"csrf_token": csrf, "self_harm": "none", "others": "high"}
+        assert (await client.post(f"/cases/{case_id}/risk", data=high, allow_redirects=False)).status == 303
+        alert = await on_duty.expect("alert")  # the first message: the medium assessment raised none
+    shown = (alert["kind"], alert["case"], alert["case_id"], alert["by"])
+    assert shown == ("high_risk", case.code, case_id, operator.name)
+    assert "Maria" not in str(alert) and "Esposito" not in str(alert)

@@ -21,6 +21,7 @@ from server.cases.policy import Action, Relation, allowed
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Channel, Consultation, OutcomeKind, Reason, RiskLevel, Role, Staff
+from signaling import alerts
 from web.guard import checked_form, require_staff
 from web.render import see_other
 from web.views.schedule_common import page
@@ -205,7 +206,16 @@ async def risk_submit(request: web.Request) -> web.StreamResponse:
     ctx = cases.context(request.app)
     await records.assess_risk(ctx, session.staff, case_id, self_harm, others, consultation_id)
     high = RiskLevel.HIGH in (self_harm, others)
+    if high:
+        await _alert_supervisors(request, session.staff, case_id)
     return _back(request, case_id, "risk_high" if high else "risk", consultation_id)
+
+
+async def _alert_supervisors(request: web.Request, staff: Staff, case_id: str) -> None:
+    """The on-duty supervisors' consoles get the case code (never a name) at once. The code is read through
+    ``records`` like every case read (one more audited read)."""
+    found = await records.read_case(cases.context(request.app), staff, case_id)
+    await alerts.high_risk(request.app, case_id=case_id, code=found.case.code, by=staff.name)
 
 
 async def note_submit(request: web.Request) -> web.StreamResponse:
