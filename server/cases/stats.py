@@ -23,17 +23,33 @@ they come from are.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, String, and_, case, cast, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.models import (
     Booking,
+    BookingChannel,
     BookingMode,
     BookingStatus,
     Case,
@@ -136,7 +152,7 @@ def suppress(name: str, counts: Sequence[tuple[str, int]], min_count: int) -> Ta
     return Table(name, cells, total)
 
 
-# -- SQL: local weeks and months on each dialect -------------------------------------------------------------------
+# -- SQL: local days, weeks and months on each dialect -------------------------------------------------------------
 
 
 def _sqlite_local(column: Any) -> ColumnElement[Any]:
@@ -149,13 +165,19 @@ def _sqlite_local(column: Any) -> ColumnElement[Any]:
     return func.datetime(column, offset)
 
 
-def buckets(dialect: str, column: Any) -> tuple[ColumnElement[str], ColumnElement[str]]:
-    """(week, month) of a UTC column in Europe/Rome: the week's Monday as 'YYYY-MM-DD', the month as 'YYYY-MM'."""
+def local_day(dialect: str, column: Any) -> ColumnElement[Any]:
+    """The Europe/Rome date of a UTC column (a DATE on PostgreSQL, 'YYYY-MM-DD' on SQLite)."""
     if dialect == "postgresql":
-        rome: ColumnElement[Any] = func.timezone("Europe/Rome", column)
-        return func.to_char(func.date_trunc("week", rome), "YYYY-MM-DD"), func.to_char(rome, "YYYY-MM")
-    local = _sqlite_local(column)
-    return func.date(local, "weekday 0", "-6 days"), func.strftime("%Y-%m", local)
+        return cast(func.timezone("Europe/Rome", column), Date)
+    return func.date(_sqlite_local(column))
+
+
+def week_and_month(dialect: str, day: Any) -> tuple[ColumnElement[str], ColumnElement[str]]:
+    """(week, month) of a local day: the week's Monday as 'YYYY-MM-DD', the month as 'YYYY-MM'."""
+    if dialect == "postgresql":
+        midnight = cast(day, DateTime())
+        return func.to_char(func.date_trunc("week", midnight), "YYYY-MM-DD"), func.to_char(midnight, "YYYY-MM")
+    return func.date(day, "weekday 0", "-6 days"), func.substr(day, 1, 7)
 
 
 def _hours(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
@@ -166,11 +188,29 @@ def _hours(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
 
 # -- the queries ---------------------------------------------------------------------------------------------------
 
+SESSION_SUMS = ("n", "phone", "online", "switchboard", "follow_up", "past_video", "no_show")
 
-def _sessions(start: datetime, end: datetime, *columns: Any) -> Select[Any]:
-    """Sessions of the period (cancelled bookings left out), with their booking when they have one."""
-    return (
-        select(*columns)
+
+def sessions_query(dialect: str, start: datetime, end: datetime, now: datetime) -> Any:
+    """One pass over the period's sessions (cancelled bookings left out), joined to their booking: counts per local
+    day and service (``per_day``), then summed by week, by month, by service and in all, in the same statement.
+    Rows: (dimension, key, sessions, phone, online, switchboard, follow_up, past video sessions, no-shows)."""
+    past_video = and_(Consultation.ends_at < now, or_(Booking.mode.is_(None), Booking.mode == BookingMode.VIDEO))
+    never_joined = Consultation.id.not_in(select(CitizenPass.consultation_id))
+    day = local_day(dialect, Consultation.starts_at).label("day")
+    service = Consultation.service_id.label("service")
+    per_day = (
+        select(
+            day,
+            service,
+            func.count().label("n"),
+            func.count().filter(Booking.mode == BookingMode.PHONE).label("phone"),
+            func.count().filter(Booking.channel == BookingChannel.ONLINE).label("online"),
+            func.count().filter(Booking.channel == BookingChannel.SWITCHBOARD).label("switchboard"),
+            func.count().filter(Booking.channel == BookingChannel.FOLLOW_UP).label("follow_up"),
+            func.count().filter(past_video).label("past_video"),
+            func.count().filter(and_(past_video, never_joined)).label("no_show"),
+        )
         .select_from(Consultation)
         .outerjoin(Booking, Booking.consultation_id == Consultation.id)
         .where(
@@ -178,41 +218,23 @@ def _sessions(start: datetime, end: datetime, *columns: Any) -> Select[Any]:
             Consultation.starts_at < end,
             or_(Booking.id.is_(None), Booking.status != BookingStatus.CANCELLED),
         )
+        .group_by(day, service)
+        .cte("per_day")
     )
+    week, month = week_and_month(dialect, per_day.c.day)
+    sums = [func.coalesce(func.sum(per_day.c[name]), 0) for name in SESSION_SUMS]
+    parts = [
+        select(literal_column(f"'{name}'"), key.label("key"), *sums).group_by(key)
+        for name, key in (("week", week), ("month", month), ("service", per_day.c.service))
+    ]
+    parts.append(select(literal_column("'total'"), literal_column("''"), *sums))
+    return union_all(*parts)
 
 
-async def _grouped(db: AsyncSession, query: Select[Any]) -> dict[str, int]:
-    return {str(key if key is not None else ""): int(count) for key, count in (await db.execute(query)).all()}
-
-
-async def _session_counts(db: AsyncSession, dialect: str, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
-    week, month = buckets(dialect, Consultation.starts_at)
-    mode = func.coalesce(cast(Booking.mode, String), BookingMode.VIDEO.value)
-    channel = func.coalesce(cast(Booking.channel, String), UNBOOKED)
-    found: dict[str, dict[str, int]] = {}
-    for name, key in (
-        ("week", week),
-        ("month", month),
-        ("service", Consultation.service_id),
-        ("mode", mode),
-        ("booking_channel", channel),
-    ):
-        labelled = key.label("key")
-        found[name] = await _grouped(db, _sessions(start, end, labelled, func.count()).group_by(labelled))
-    return found
-
-
-async def _case_counts(db: AsyncSession, start: datetime, end: datetime) -> dict[str, dict[str, int]]:
+def cases_query(start: datetime, end: datetime) -> Any:
+    """Cases opened in the period by reason, channel, current risk and latest outcome, in one statement.
+    Rows: (dimension, key, cases)."""
     opened = (Case.opened_at >= start, Case.opened_at < end)
-    found: dict[str, dict[str, int]] = {}
-    columns: tuple[tuple[str, Any], ...] = (
-        ("reason", Case.reason),
-        ("case_channel", Case.channel),
-        ("risk_self", Case.risk_self),
-        ("risk_others", Case.risk_others),
-    )
-    for name, column in columns:
-        found[name] = await _grouped(db, select(column, func.count()).where(*opened).group_by(column))
     latest = (
         select(
             Outcome.kind.label("kind"),
@@ -224,13 +246,26 @@ async def _case_counts(db: AsyncSession, start: datetime, end: datetime) -> dict
         .where(*opened)
         .subquery()
     )
-    outcomes = await _grouped(db, select(latest.c.kind, func.count()).where(latest.c.rank == 1).group_by(latest.c.kind))
-    outcomes[NO_OUTCOME] = sum(found["reason"].values()) - sum(outcomes.values())
-    found["outcome"] = outcomes
-    return found
+    columns: tuple[tuple[str, Any], ...] = (
+        ("reason", Case.reason),
+        ("case_channel", Case.channel),
+        ("risk_self", Case.risk_self),
+        ("risk_others", Case.risk_others),
+    )
+    parts: list[Any] = [
+        select(literal_column(f"'{name}'"), cast(column, String).label("key"), func.count())
+        .where(*opened)
+        .group_by(column)
+        for name, column in columns
+    ]
+    outcome = cast(latest.c.kind, String).label("key")
+    parts.append(
+        select(literal_column("'outcome'"), outcome, func.count()).where(latest.c.rank == 1).group_by(latest.c.kind)
+    )
+    return union_all(*parts)
 
 
-async def _delay(db: AsyncSession, dialect: str, start: datetime, end: datetime) -> tuple[int, float, float]:
+def delay_query(dialect: str, start: datetime, end: datetime) -> Select[Any]:
     """(cases, median hours, mean hours) from first contact to first session; the median by row numbers."""
     raw = _hours(dialect, Case.first_session_at, Case.opened_at)
     hours = case((raw < 0, 0.0), else_=raw)
@@ -244,18 +279,34 @@ async def _delay(db: AsyncSession, dialect: str, start: datetime, end: datetime)
         .subquery()
     )
     middle = or_(ranked.c.rn == (ranked.c.n + 1) // 2, ranked.c.rn == (ranked.c.n + 2) // 2)
-    row = (await db.execute(select(func.count(), func.avg(case((middle, ranked.c.h))), func.avg(ranked.c.h)))).one()
-    return int(row[0]), float(row[1] or 0.0), float(row[2] or 0.0)
+    return select(func.count(), func.avg(case((middle, ranked.c.h))), func.avg(ranked.c.h))
 
 
-async def _no_shows(db: AsyncSession, start: datetime, end: datetime, now: datetime) -> tuple[int, int]:
-    """(past video sessions, no-shows among them)."""
-    never_joined = ~exists().where(CitizenPass.consultation_id == Consultation.id)
-    query = _sessions(start, end, func.count(), func.coalesce(func.sum(case((never_joined, 1), else_=0)), 0)).where(
-        Consultation.ends_at < now, or_(Booking.id.is_(None), Booking.mode == BookingMode.VIDEO)
-    )
-    past, missed = (await db.execute(query)).one()
-    return int(past), int(missed)
+Counts = dict[str, dict[str, list[int]]]
+
+
+async def _session_figures(
+    sessionmaker: async_sessionmaker[AsyncSession], start: datetime, end: datetime, now: datetime
+) -> Counts:
+    async with sessionmaker() as db:
+        dialect = db.get_bind().dialect.name
+        rows = (await db.execute(sessions_query(dialect, start, end, now))).all()
+    found: Counts = {}
+    for dimension, key, *sums in rows:
+        found.setdefault(str(dimension), {})[str(key if key is not None else "")] = [int(s) for s in sums]
+    return found
+
+
+async def _case_figures(
+    sessionmaker: async_sessionmaker[AsyncSession], start: datetime, end: datetime
+) -> tuple[dict[str, dict[str, int]], tuple[int, float, float]]:
+    async with sessionmaker() as db:
+        dialect = db.get_bind().dialect.name
+        found: dict[str, dict[str, int]] = {}
+        for dimension, key, count in (await db.execute(cases_query(start, end))).all():
+            found.setdefault(str(dimension), {})[str(key)] = int(count)
+        cases, median, mean = (await db.execute(delay_query(dialect, start, end))).one()
+    return found, (int(cases), float(median or 0.0), float(mean or 0.0))
 
 
 # -- the whole -----------------------------------------------------------------------------------------------------
@@ -284,37 +335,52 @@ def _values(kind: Any) -> list[str]:
     return [member.value for member in kind]
 
 
+def _firsts(counts: dict[str, list[int]]) -> dict[str, int]:
+    return {key: sums[0] for key, sums in counts.items()}
+
+
 async def compute(
     sessionmaker: async_sessionmaker[AsyncSession], period: Period, min_count: int, now: datetime | None = None
 ) -> Statistics:
-    """All the figures for ``period``, small counts suppressed below ``min_count``."""
+    """All the figures for ``period``, small counts suppressed below ``min_count``. The sessions' statement and the
+    cases' run at the same time, on two connections."""
     now = now or utcnow()
     start, end = period.bounds()
+    sessions, (cases, (delay_cases, median, mean)) = await asyncio.gather(
+        _session_figures(sessionmaker, start, end, now), _case_figures(sessionmaker, start, end)
+    )
     async with sessionmaker() as db:
-        dialect = db.get_bind().dialect.name
-        sessions = await _session_counts(db, dialect, start, end)
-        cases = await _case_counts(db, start, end)
-        delay_cases, median, mean = await _delay(db, dialect, start, end)
-        past, missed = await _no_shows(db, start, end, now)
         names = {str(k): str(v) for k, v in (await db.execute(select(Service.id, Service.name))).all()}
-    by_service = sorted(((names.get(k, NO_SERVICE), v) for k, v in sessions["service"].items()), key=lambda kv: kv[0])
+    n, phone, online, switchboard, follow_up, past, missed = sessions.get("total", {}).get("", [0] * 7)
+    modes = {BookingMode.VIDEO.value: n - phone, BookingMode.PHONE.value: phone}
+    channels = {"online": online, "switchboard": switchboard, "follow_up": follow_up}
+    channels[UNBOOKED] = n - online - switchboard - follow_up
+    outcomes = cases.get("outcome", {})
+    outcomes[NO_OUTCOME] = sum(cases.get("reason", {}).values()) - sum(outcomes.values())
+    by_service = sorted(
+        ((names.get(k, NO_SERVICE), v) for k, v in _firsts(sessions.get("service", {})).items()), key=lambda kv: kv[0]
+    )
     tables = [
         suppress("service", by_service, min_count),
-        suppress("mode", _ordered(sessions["mode"], _values(BookingMode)), min_count),
-        suppress("booking_channel", _ordered(sessions["booking_channel"], BOOKING_CHANNELS), min_count),
-        suppress("reason", _ordered(cases["reason"], _values(Reason)), min_count),
-        suppress("case_channel", _ordered(cases["case_channel"], _values(Channel)), min_count),
-        suppress("outcome", _ordered(cases["outcome"], [*_values(OutcomeKind), NO_OUTCOME]), min_count),
-        suppress("risk_self", _ordered(cases["risk_self"], _values(RiskLevel)), min_count),
-        suppress("risk_others", _ordered(cases["risk_others"], _values(RiskLevel)), min_count),
+        suppress("mode", _ordered(modes, _values(BookingMode)), min_count),
+        suppress("booking_channel", _ordered(channels, BOOKING_CHANNELS), min_count),
+        suppress("reason", _ordered(cases.get("reason", {}), _values(Reason)), min_count),
+        suppress("case_channel", _ordered(cases.get("case_channel", {}), _values(Channel)), min_count),
+        suppress("outcome", _ordered(outcomes, [*_values(OutcomeKind), NO_OUTCOME]), min_count),
+        suppress("risk_self", _ordered(cases.get("risk_self", {}), _values(RiskLevel)), min_count),
+        suppress("risk_others", _ordered(cases.get("risk_others", {}), _values(RiskLevel)), min_count),
     ]
+    weeks = _ordered(_firsts(sessions.get("week", {})), _weeks(period))
+    months = _ordered(_firsts(sessions.get("month", {})), _months(period))
     delay_shown = not hidden(delay_cases, min_count)
-    shown_missed = not hidden(missed, min_count) and not hidden(past - missed, min_count)
+    shown_missed = (
+        not hidden(past, min_count) and not hidden(missed, min_count) and not hidden(past - missed, min_count)
+    )
     return Statistics(
         period=period,
         min_count=min_count,
-        sessions_by_week=suppress("week", _ordered(sessions["week"], _weeks(period)), min_count),
-        sessions_by_month=suppress("month", _ordered(sessions["month"], _months(period)), min_count),
+        sessions_by_week=suppress("week", weeks, min_count),
+        sessions_by_month=suppress("month", months, min_count),
         tables=tables,
         delay=Delay(
             delay_cases if delay_shown else None,
@@ -323,7 +389,7 @@ async def compute(
         ),
         no_shows=NoShows(
             None if hidden(past, min_count) else past,
-            missed if shown_missed and not hidden(past, min_count) else None,
-            missed / past if shown_missed and past and not hidden(past, min_count) else None,
+            missed if shown_missed else None,
+            missed / past if shown_missed and past else None,
         ),
     )
