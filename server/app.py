@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+import scheduling.case_linker
 import scheduling.jobs
 import scheduling.retention
 import signaling
@@ -30,4 +31,5 @@ def create_app(settings: Settings) -> web.Application:
     web_ui.setup(app)
     app.cleanup_ctx.append(scheduling.jobs.jobs_ctx)
     app.cleanup_ctx.append(scheduling.retention.retention_ctx)
+    app.cleanup_ctx.append(scheduling.case_linker.case_linker_ctx)
     return app

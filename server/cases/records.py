@@ -10,7 +10,6 @@ here trusts an id to belong to whoever sent it.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +18,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import audit
+from server.cases import linking
 from server.cases.policy import Action, Relation, allowed, visible
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import (
@@ -44,14 +44,8 @@ from server.settings import Settings
 
 log = logging.getLogger(__name__)
 Sessionmaker = async_sessionmaker[AsyncSession]
-CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
-CODE_CHARS = 6
 MAX_NOTE = 20_000
 SAFETY_STEPS = ("emergency_called", "asked_plan", "asked_means", "contact_alerted", "supervisor_told", "stayed_on")
-
-
-def new_code() -> str:
-    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_CHARS))
 
 
 def actor(staff: Staff) -> str:
@@ -111,8 +105,9 @@ def _audit(db: AsyncSession, staff: Staff, action: str, object_type: str, object
 
 
 async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str) -> Case:
-    """The case of a consultation, opened now if it has none (the citizen's open case if the same email or phone
-    already has one). Only the consultation's operator may open it; they become one of its workers."""
+    """The case of a consultation, linked now if the background linker (:mod:`server.cases.linking`) has not yet:
+    the citizen's open case if the same email or phone has one, else a new one. Only the consultation's operator
+    may ask; they become one of its workers."""
     async with ctx.sessionmaker.begin() as db:
         consultation = await db.get(Consultation, consultation_id)
         if consultation is None or consultation.operator_id != staff.id:
@@ -120,51 +115,14 @@ async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str)
             raise NotFound("no such consultation")
         case = await db.get(Case, consultation.case_id) if consultation.case_id else None
         if case is None:
-            case = await _same_citizen(db, consultation) or await _new_case(db, staff, consultation)
+            contact = linking.of_consultation(consultation)
+            case = await linking.open_case_of(db, contact) or await linking.new_case(db, contact, actor(staff))
             consultation.case_id = case.id
         if case.first_session_at is None or consultation.starts_at < case.first_session_at:
             case.first_session_at = consultation.starts_at
         if await db.get(CaseWorker, (case.id, staff.id)) is None:
             db.add(CaseWorker(case_id=case.id, staff_id=staff.id))
         _audit(db, staff, "link", "consultation", consultation.id, case.id)
-    return case
-
-
-async def _same_citizen(db: AsyncSession, consultation: Consultation) -> Case | None:
-    contacts = [
-        c
-        for c in (
-            Case.citizen_email == consultation.citizen_email if consultation.citizen_email else None,
-            Case.citizen_phone == consultation.citizen_phone if consultation.citizen_phone else None,
-        )
-        if c is not None
-    ]
-    if not contacts:
-        return None
-    query = select(Case).where(Case.status == CaseStatus.OPEN, Case.anonymised_at.is_(None), or_(*contacts))
-    return await db.scalar(query.order_by(Case.opened_at.desc()).limit(1))
-
-
-async def _new_case(db: AsyncSession, staff: Staff, consultation: Consultation) -> Case:
-    for _ in range(10):
-        code = new_code()
-        if await db.scalar(select(Case.id).where(Case.code == code)) is None:
-            break
-    else:
-        raise RuntimeError("no free case code")
-    case = Case(
-        code=code,
-        service_id=consultation.service_id,
-        citizen_name=consultation.citizen_name,
-        citizen_email=consultation.citizen_email,
-        citizen_phone=consultation.citizen_phone,
-        channel=Channel.SWITCHBOARD,
-        opened_at=consultation.created_at,
-        opened_by=actor(staff),
-    )
-    db.add(case)
-    await db.flush()
-    _audit(db, staff, "create", "case", case.id, case.id)
     return case
 
 

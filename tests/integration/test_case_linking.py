@@ -1,0 +1,61 @@
+"""Every contact belongs to a case: the background linker puts bookings (and their consultations) and
+consultations in the citizen's open case, or opens one dated from the first contact, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from server import cases
+from server.cases import records
+from server.cases.linking import link_pending
+from server.keys import sessionmaker_key
+from server.models import AuditEvent, Booking, Case, CaseWorker, Channel, Consultation
+from tests.factories import make_consultation, make_staff
+from tests.integration.test_api import body
+from tests.integration.test_booking import free, make_operators, make_service
+from web.api.ratelimit import limiter_key
+
+Client = TestClient[Any, Any]
+
+
+async def test_consultations_of_one_citizen_share_a_case_and_others_get_their_own(client: Client) -> None:
+    maker = client.app[sessionmaker_key]
+    operator = await make_staff(client.app)
+    first = (await make_consultation(client.app, operator, citizen_email="maria@example.org")).consultation
+    second = (await make_consultation(client.app, operator, citizen_email="maria@example.org")).consultation
+    other = await make_consultation(client.app, operator, citizen_name="Luca", citizen_phone="+39 333 1234567")
+    assert await link_pending(maker) == 3
+    assert await link_pending(maker) == 0  # nothing left: a contact is linked once
+    async with maker() as db:
+        linked = {c.id: c.case_id for c in await db.scalars(select(Consultation))}
+        maria = await db.get(Case, linked[first.id])
+        workers = list(await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == linked[first.id])))
+        actions = list(await db.scalars(select(AuditEvent.action).where(AuditEvent.actor == "system")))
+    assert linked[second.id] == linked[first.id] != linked[other.consultation.id]
+    assert maria is not None and maria.opened_at == first.created_at and maria.channel == Channel.SWITCHBOARD
+    assert workers == [operator.id]
+    assert sorted(actions) == ["create", "create", "link", "link", "link"]
+    ctx = cases.context(client.app)
+    assert (await records.case_of_consultation(ctx, operator, second.id)).id == maria.id  # already linked
+
+
+async def test_an_online_booking_and_its_consultation_join_one_case(make_client: Any) -> None:
+    api: Client = await make_client()
+    api.app[limiter_key].limits = {}
+    service = await make_service(api.app)
+    await make_operators(api.app, 1)
+    slot = (await free(api.app, service))[0]
+    assert (await api.post("/api/v1/bookings", json=body(slot))).status == 201
+    maker = api.app[sessionmaker_key]
+    assert await link_pending(maker) >= 1
+    async with maker() as db:
+        booking = await db.scalar(select(Booking))
+        assert booking is not None and booking.case_id is not None
+        consultation = await db.get(Consultation, booking.consultation_id)
+        case = await db.get(Case, booking.case_id)
+    assert consultation is not None and consultation.case_id == booking.case_id
+    assert case is not None and case.channel == Channel.ONLINE and case.opened_by == "citizen"
+    assert case.first_session_at == booking.starts_at and case.citizen_email == "maria@example.org"
