@@ -6,7 +6,7 @@ import enum
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import DateTime, Enum, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -204,3 +204,6 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str | None] = mapped_column(String(32), default=None, index=True)  # whose case data (case id)
+
+
+Index("ix_consultation_starts_at", Consultation.starts_at)  # the statistics of a period (server.cases.stats)
