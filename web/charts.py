@@ -7,6 +7,7 @@ no bar, and the ``hidden_text`` (e.g. "< 5") in its place.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from html import escape
@@ -19,6 +20,7 @@ LABEL_WIDTH = 180
 VALUE_WIDTH = 60
 WIDTH = 640
 COLUMN_HEIGHT = 180
+LETTER = 6.2  # the width of a character at font-size 11, roughly
 _ID = re.compile(r"[^a-zA-Z0-9_-]")
 
 
@@ -29,6 +31,11 @@ def _open(chart_id: str, width: int, height: int, title: str, desc: str) -> str:
         f'viewBox="0 0 {width} {height}" aria-labelledby="{safe}-title {safe}-desc">'
         f'<title id="{safe}-title">{escape(title)}</title><desc id="{safe}-desc">{escape(desc)}</desc>'
     )
+
+
+def _short(label: str, most: int = 26) -> str:
+    """A label that fits left of the bars (the table beside the chart has it whole)."""
+    return label if len(label) <= most else label[: most - 1] + "…"
 
 
 def _shown(value: int | None, hidden_text: str) -> str:
@@ -47,7 +54,7 @@ def bar_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar], *, hidd
         middle = y + BAR_HEIGHT / 2
         parts.append(
             f'<text x="{LABEL_WIDTH - 8}" y="{middle:g}" text-anchor="end" dominant-baseline="middle" '
-            f'font-size="13">{escape(label)}</text>'
+            f'font-size="13">{escape(_short(label))}</text>'
         )
         if length:
             parts.append(
@@ -64,14 +71,18 @@ def bar_chart(chart_id: str, title: str, desc: str, bars: Sequence[Bar], *, hidd
 def time_chart(
     chart_id: str, title: str, desc: str, points: Sequence[Bar], *, hidden_text: str = "", every: int = 1
 ) -> str:
-    """Vertical bars over time, left to right; every ``every``-th label is written under its bar."""
+    """Vertical bars over time, left to right; every ``every``-th label is written under its bar (or fewer, so that
+    the labels never overlap)."""
     count = max(1, len(points))
     step = max(4.0, (WIDTH - 50) / count)
-    width = round(50 + step * count)
+    widest = max((len(label) for label, _ in points), default=0) * LETTER + 6
+    every = max(every, math.ceil(widest / step))
+    width = round(50 + step * count + widest)
     height = COLUMN_HEIGHT + 40
     top = max([value for _, value in points if value is not None], default=0) or 1
     parts = [_open(chart_id, width, height, title, desc)]
-    parts.append(f'<line x1="48" y1="{COLUMN_HEIGHT}" x2="{width}" y2="{COLUMN_HEIGHT}" stroke="#666"></line>')
+    axis_end = 50 + step * count
+    parts.append(f'<line x1="48" y1="{COLUMN_HEIGHT}" x2="{axis_end:.1f}" y2="{COLUMN_HEIGHT}" stroke="#666"></line>')
     parts.append(f'<text x="44" y="12" text-anchor="end" font-size="11">{top}</text>')
     parts.append(f'<text x="44" y="{COLUMN_HEIGHT}" text-anchor="end" font-size="11">0</text>')
     for n, (label, value) in enumerate(points):

@@ -11,7 +11,7 @@ import pytest
 from web.charts import bar_chart, time_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
-NASTY = '<script>alert("x")</script> & "=cmd"'
+NASTY = '<script>"x" & =1'
 
 
 def _parsed(svg: str) -> ET.Element:
@@ -52,3 +52,8 @@ def test_bars_are_proportional_and_empty_charts_draw() -> None:
     columns = _parsed(time_chart("w", "t", "d", [(f"w{n}", n) for n in range(53)], every=4))
     labels = [t for t in columns.iter(f"{SVG}text") if (t.text or "").startswith("w")]
     assert len(labels) == 14
+
+
+def test_long_labels_are_shortened_in_the_chart_only() -> None:
+    root = _parsed(bar_chart("c", "t", "d", [("Servizio di mediazione sociale e penale", 7)]))
+    assert next(t.text for t in root.iter(f"{SVG}text")) == "Servizio di mediazione so…"
