@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import audit
 from server.cases import linking
 from server.cases.policy import Action, Relation, allowed, visible
+from server.db import insert_now
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import (
     AuditEvent,
@@ -97,8 +98,10 @@ async def _case_for(db: AsyncSession, ctx: Context, staff: Staff, case_id: str, 
     raise Forbidden("your role may not do that with this case")
 
 
-def _audit(db: AsyncSession, staff: Staff, action: str, object_type: str, object_id: str, case_id: str) -> None:
-    db.add(audit.event(actor(staff), action, object_type, object_id, subject=case_id))
+async def _audit(db: AsyncSession, staff: Staff, action: str, object_type: str, object_id: str, case_id: str) -> None:
+    """The access's audit row, written now in the caller's transaction (a Core INSERT: on a read, the unit of
+    work would cost more than the statement)."""
+    await insert_now(db, audit.event(actor(staff), action, object_type, object_id, subject=case_id))
 
 
 # -- opening a case ----------------------------------------------------------------------------------------------
@@ -122,7 +125,7 @@ async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str)
             case.first_session_at = consultation.starts_at
         if await db.get(CaseWorker, (case.id, staff.id)) is None:
             db.add(CaseWorker(case_id=case.id, staff_id=staff.id))
-        _audit(db, staff, "link", "consultation", consultation.id, case.id)
+        await _audit(db, staff, "link", "consultation", consultation.id, case.id)
     return case
 
 
@@ -176,7 +179,7 @@ async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
             notes=notes,
             workers=list(await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == case_id))),
         )
-        _audit(db, staff, "read_notes" if with_notes else "read", "case", case_id, case_id)
+        await _audit(db, staff, "read_notes" if with_notes else "read", "case", case_id, case_id)
     return found
 
 
@@ -199,7 +202,7 @@ async def write_note(
         )
         db.add(note)
         await db.flush()
-        _audit(db, staff, "write_note", "case_note", note.id, case_id)
+        await _audit(db, staff, "write_note", "case_note", note.id, case_id)
     return note
 
 
@@ -222,7 +225,7 @@ async def assess_risk(
         if RiskLevel.HIGH in (self_harm, others):
             case.flagged = True  # a high-risk case goes to the next team review
         await db.flush()
-        _audit(db, staff, "assess_risk", "risk_assessment", str(assessment.id), case_id)
+        await _audit(db, staff, "assess_risk", "risk_assessment", str(assessment.id), case_id)
     return assessment
 
 
@@ -261,7 +264,7 @@ async def record_outcome(
         ):
             db.add(CaseWorker(case_id=case_id, staff_id=specialist_id, shared_by=actor(staff)))
         await db.flush()
-        _audit(db, staff, "record_outcome", "outcome", str(outcome.id), case_id)
+        await _audit(db, staff, "record_outcome", "outcome", str(outcome.id), case_id)
     return outcome
 
 
@@ -287,7 +290,7 @@ async def record_safety_step(ctx: Context, staff: Staff, case_id: str, step: str
         action = SafetyAction(case_id=case_id, action=step, by=staff.id)
         db.add(action)
         await db.flush()
-        _audit(db, staff, "safety_step", "safety_action", str(action.id), case_id)
+        await _audit(db, staff, "safety_step", "safety_action", str(action.id), case_id)
     return action
 
 
@@ -299,21 +302,21 @@ async def share_case(ctx: Context, staff: Staff, case_id: str, with_staff_id: st
             raise InvalidInput("no such colleague", {"staff_id": "unknown"})
         if await db.get(CaseWorker, (case_id, with_staff_id)) is None:
             db.add(CaseWorker(case_id=case_id, staff_id=with_staff_id, shared_by=actor(staff)))
-        _audit(db, staff, "share", "case", case_id, case_id)
+        await _audit(db, staff, "share", "case", case_id, case_id)
 
 
 async def flag_case(ctx: Context, staff: Staff, case_id: str, flagged: bool) -> None:
     async with ctx.sessionmaker.begin() as db:
         case = await _case_for(db, ctx, staff, case_id, Action.FLAG)
         case.flagged = flagged
-        _audit(db, staff, "flag" if flagged else "unflag", "case", case_id, case_id)
+        await _audit(db, staff, "flag" if flagged else "unflag", "case", case_id, case_id)
 
 
 async def set_intake(ctx: Context, staff: Staff, case_id: str, reason: Reason, channel: Channel) -> None:
     async with ctx.sessionmaker.begin() as db:
         case = await _case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
         case.reason, case.channel = reason, channel
-        _audit(db, staff, "intake", "case", case_id, case_id)
+        await _audit(db, staff, "intake", "case", case_id, case_id)
 
 
 # -- team review -------------------------------------------------------------------------------------------------
@@ -383,7 +386,7 @@ async def decide(ctx: Context, staff: Staff, case_id: str, text: str) -> ReviewD
         db.add(decision)
         case.flagged = False
         await db.flush()
-        _audit(db, staff, "review_decide", "review_decision", str(decision.id), case_id)
+        await _audit(db, staff, "review_decide", "review_decision", str(decision.id), case_id)
     return decision
 
 

@@ -1,10 +1,8 @@
-"""``audit_overhead_ratio``: opening a case with the audit log written (one row, in the same transaction) against
-the same with audit writing disabled in this benchmark only (``server.cases.records._audit`` replaced by a no-op),
-same run, on PostgreSQL, median of many requests, the two interleaved in rounds so drift hits both alike.
-
-The case page's handler is not on main yet, so the request is a minimal in-process one: a route added to the real
-app (``create_app``, real server socket, real HTTP client) whose handler calls :func:`server.cases.records.read_case`
-for a case with notes (unsealed on each read), risk assessments and outcomes, as the case page will.
+"""``audit_overhead_ratio``: opening a case page (``GET /cases/{id}``, the real handler and template, as the logged-in
+operator, through a real server socket) with the audit log written (one row, in the same transaction as the read)
+against the same with audit writing disabled in this benchmark only (``server.cases.records._audit`` replaced by a
+no-op), same run, on PostgreSQL, median of many requests, the two interleaved in rounds so drift hits both alike.
+The case has notes (unsealed on each read), risk assessments and an outcome.
 """
 
 from __future__ import annotations
@@ -26,6 +24,7 @@ from server.keys import sessionmaker_key, settings_key
 from server.models import OutcomeKind, RiskLevel, Role, Staff
 from server.settings import Settings
 from tests.bench import report
+from tests.factories import PASSWORD, csrf_from
 from tests.services import fresh_postgres_database
 
 ROUNDS = 15
@@ -34,14 +33,14 @@ WARMUP = 30
 TIMEOUT = 300
 
 
-def _no_audit(*_: object) -> None:
+async def _no_audit(*_: object) -> None:
     return None
 
 
 async def _case(app: web.Application) -> tuple[Staff, str]:
     sessionmaker = app[sessionmaker_key]
     operator = await auth.create_staff(
-        sessionmaker, email="op@example.org", name="Dott.ssa Rossi", role=Role.OPERATOR, password="x" * 16
+        sessionmaker, email="op@example.org", name="Dott.ssa Rossi", role=Role.OPERATOR, password=PASSWORD
     )
     new = await consultations.create_consultation(
         sessionmaker, app[settings_key], operator=operator, citizen_name="Maria", citizen_email="m@example.org"
@@ -54,6 +53,14 @@ async def _case(app: web.Application) -> tuple[Staff, str]:
         await records.assess_risk(ctx, operator, case.id, level, RiskLevel.NONE)
     await records.record_outcome(ctx, operator, case.id, OutcomeKind.FURTHER_SESSIONS)
     return operator, case.id
+
+
+async def _login(http: aiohttp.ClientSession, base: str, staff: Staff) -> None:
+    async with http.get(f"{base}/login") as page:
+        token = csrf_from(await page.text())
+    form = {"email": staff.email, "password": PASSWORD, "csrf_token": token, "next": "/console"}
+    async with http.post(f"{base}/login", data=form, allow_redirects=False) as response:
+        assert response.status == 303, response.status
 
 
 async def _timed(http: aiohttp.ClientSession, url: str, count: int) -> list[float]:
@@ -72,22 +79,16 @@ async def run() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(database_url=database_url, data_dir=Path(tmp), log_level="WARNING").validated()
             app = create_app(settings)
-            holder: dict[str, Staff] = {}
-
-            async def open_case(request: web.Request) -> web.Response:
-                found = await records.read_case(cases.context(request.app), holder["staff"], request.match_info["id"])
-                return web.json_response({"code": found.case.code, "notes": len(found.notes or [])})
-
-            app.router.add_get("/bench/cases/{id}", open_case)
             server = TestServer(app)
             await server.start_server()
             try:
-                holder["staff"], case_id = await _case(app)
-                url = str(server.make_url(f"/bench/cases/{case_id}"))
+                staff, case_id = await _case(app)
+                url = str(server.make_url(f"/cases/{case_id}"))
                 on: list[float] = []
                 off: list[float] = []
                 real_audit = records._audit
-                async with aiohttp.ClientSession() as http:
+                async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+                    await _login(http, str(server.make_url("")), staff)
                     await _timed(http, url, WARMUP)
                     for _ in range(ROUNDS):
                         on += await _timed(http, url, PER_ROUND)
@@ -99,7 +100,7 @@ async def run() -> None:
             finally:
                 await server.close()
     with_audit, without = statistics.median(on), statistics.median(off)
-    print(f"# read_case over HTTP on PostgreSQL: median {with_audit * 1000:.2f} ms with the audit row,")
+    print(f"# the case page over HTTP on PostgreSQL: median {with_audit * 1000:.2f} ms with the audit row,")
     print(f"# {without * 1000:.2f} ms without ({len(on)} requests each, {ROUNDS} interleaved rounds)", flush=True)
     report("audit_overhead_ratio", with_audit / without, "x", "<=", 1.2)
 
