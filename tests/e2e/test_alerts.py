@@ -1,8 +1,6 @@
 """A supervisor's console in real Chromium shows the high-risk alert, with the case code and a link to the case,
-when an operator assesses a case at high risk.
-
-The operator's risk form is not on main yet, so the test does what that form's handler will do: the audited
-:func:`server.cases.records.assess_risk`, then :func:`signaling.alerts.high_risk`."""
+when an operator, in another browser, assesses a case at high risk with the case page's risk form; and the
+operator then sees the safety protocol's checklist."""
 
 from __future__ import annotations
 
@@ -11,8 +9,7 @@ import pytest
 from server import cases
 from server.cases import records
 from server.keys import alert_hub_key
-from server.models import RiskLevel, Role
-from signaling import alerts
+from server.models import Role
 from tests.e2e.conftest import LiveServer, NewContext
 from tests.e2e.flows import operator_login
 from tests.e2e.standalone import PASSWORD
@@ -34,14 +31,20 @@ async def test_a_supervisor_console_shows_the_high_risk_alert(live_server: LiveS
     await page.wait_for_function("() => window.ascoltoAlerts?.connected === true")
     assert app[alert_hub_key].listeners == 1
 
-    await records.assess_risk(ctx, operator, case.id, RiskLevel.HIGH, RiskLevel.NONE)
-    await alerts.high_risk(app, case_id=case.id, code=case.code, by=operator.name)
+    desk = await (await new_context()).new_page()
+    await operator_login(desk, live_server.url, operator.email, PASSWORD)
+    await desk.goto(f"{live_server.url}/cases/{case.id}")
+    await desk.check("form.risk-form input[name=self_harm][value=high]")
+    await desk.check("form.risk-form input[name=others][value=none]")
+    await desk.click("form.risk-form button[type=submit]")
+    await desk.wait_for_url(f"**/cases/{case.id}**")
 
     alert = page.locator("[role=alert][data-case]")
     await alert.wait_for()
     text = await alert.inner_text()
     assert case.code in text and "Maria" not in text and "Bianchi" not in text
     assert await alert.locator("a").get_attribute("href") == f"/cases/{case.id}"
+    assert await desk.locator("form[action$='/safety']").count() > 0  # the checklist, on the operator's page
 
 
 async def test_an_operator_console_opens_no_alert_socket(live_server: LiveServer, new_context: NewContext) -> None:
