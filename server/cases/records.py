@@ -142,7 +142,8 @@ class Note:
 
 @dataclass(frozen=True)
 class CaseFile:
-    """A case as one person may see it: ``notes`` None when they may not read notes."""
+    """A case as one person may see it: ``notes`` and ``decisions`` (the team review's, opened) None when they may
+    not read notes."""
 
     case: Case
     risks: Sequence[RiskAssessment]
@@ -150,6 +151,7 @@ class CaseFile:
     safety: Sequence[SafetyAction]
     notes: Sequence[Note] | None
     workers: Sequence[str]
+    decisions: Sequence[Note] | None = None
 
 
 async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
@@ -160,11 +162,16 @@ async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
         with_notes = allowed(
             staff.role, Action.READ_NOTES, rel, supervisors_see_all=ctx.settings.supervisors_see_all_cases
         )
-        notes = None
+        notes = decisions = None
         if with_notes:
             rows = await db.scalars(select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at))
             place = _note_place(case_id)
             notes = [Note(n.id, n.author_id, n.created_at, ctx.keyring.open(n.sealed, place)) for n in rows]
+            taken = await db.scalars(
+                select(ReviewDecision).where(ReviewDecision.case_id == case_id).order_by(ReviewDecision.at)
+            )
+            place = _decision_place(case_id)
+            decisions = [Note(str(d.id), d.by, d.at, ctx.keyring.open(d.sealed, place)) for d in taken]
         found = CaseFile(
             case=case,
             risks=list(
@@ -178,6 +185,7 @@ async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
             ),
             notes=notes,
             workers=list(await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == case_id))),
+            decisions=decisions,
         )
         await _audit(db, staff, "read_notes" if with_notes else "read", "case", case_id, case_id)
     return found

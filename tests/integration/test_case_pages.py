@@ -288,6 +288,10 @@ async def test_the_review_queue_shows_codes_not_names_and_the_supervisor_decides
     async with client.app[sessionmaker_key]() as db:
         raw = await db.scalar(text("SELECT sealed FROM review_decision"))
     assert isinstance(raw, str) and "settimanali" not in raw
+    on_the_case = await (await client.get(f"/cases/{case_id}")).text()
+    assert (
+        "Decisioni della revisione di équipe" in on_the_case and "Proseguire con colloqui settimanali." in on_the_case
+    )
     english = await (await client.get("/cases/review?lang=en")).text()
     assert "Cases awaiting team review" in english and "No outcome" in english
 

@@ -128,6 +128,12 @@ async def test_the_review_queue_and_a_decision(client: Client) -> None:
     with pytest.raises(Forbidden):
         await records.review_queue(ctx, operator)
     await records.decide(ctx, supervisor, case.id, "Presa in carico dalla criminologa.")
+    for reader in (supervisor, operator):  # the decision is on the case, for those who read its notes
+        decisions = (await records.read_case(ctx, reader, case.id)).decisions
+        assert [d.text for d in decisions or []] == ["Presa in carico dalla criminologa."]
+    coordinator = await make_staff(client.app, role=Role.COORDINATOR)
+    with pytest.raises(Forbidden):
+        await records.read_case(ctx, coordinator, case.id)
     (waiting,) = await records.review_queue(ctx, supervisor)
     assert waiting.why == ("high_risk", "no_outcome")
     await records.record_outcome(ctx, operator, case.id, OutcomeKind.CLOSED_AFTER_SUPPORT)
