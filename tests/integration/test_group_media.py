@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import av
@@ -85,62 +87,62 @@ class Participant:
         await self.pc.close()
 
 
-@pytest.mark.usefixtures("loopback_ice")
-async def test_three_participants_see_each_other_through_the_sfu(client: TestClient[Any, Any]) -> None:
+@dataclass
+class Meeting:
+    """A one-off room, its three staff (a supervisor and two members) and their aiortc participants."""
+
+    staff: list[Staff]
+    room: str
+    harness: GroupHarness
+    participants: list[Participant] = field(default_factory=list)
+
+    async def everyone_publishes(self) -> None:
+        """Join, publish, and wait until each participant decodes the video of every other."""
+        everyone = set(range(len(self.staff)))
+        for index, person in enumerate(self.staff):
+            peer, _welcome = await self.harness.member(person, self.room)
+            self.participants.append(Participant(peer, index, everyone - {index}))
+        for participant in self.participants:
+            await participant.publish()
+        await asyncio.gather(*(p.sees(p.others) for p in self.participants))
+
+
+@pytest.fixture
+async def meeting(client: TestClient[Any, Any], loopback_ice: None) -> AsyncIterator[Meeting]:
     supervisor, members, room = await supervision_room(client, members=2)
-    staff: list[Staff] = [supervisor, *members]
-    participants: list[Participant] = []
-    try:
-        async with GroupHarness(client) as h, asyncio.timeout(60):
-            everyone = set(range(len(staff)))
-            for index, person in enumerate(staff):
-                peer, _welcome = await h.member(person, room)
-                participants.append(Participant(peer, index, everyone - {index}))
-            for participant in participants:
-                await participant.publish()
-            await asyncio.gather(*(p.sees(p.others) for p in participants))
-            for p in participants:
-                assert set(p.frames) == everyone - {p.index}  # nobody receives their own video
-                ids = {peer.peer.id for peer in participants if peer is not p}
-                assert {publisher for publisher, source in p.mids.values() if source == "camera"} == ids
-    finally:
-        for participant in participants:
-            await participant.close()
+    async with GroupHarness(client) as harness:
+        found = Meeting([supervisor, *members], room, harness)
+        try:
+            yield found  # the suite's per-test timeout bounds a test that waits for frames forever
+        finally:
+            for participant in found.participants:
+                await participant.close()
 
 
-@pytest.mark.usefixtures("loopback_ice")
-async def test_a_participant_who_drops_comes_back_without_the_others_noticing_more(
-    client: TestClient[Any, Any],
-) -> None:
-    supervisor, members, room = await supervision_room(client, members=2)
-    staff: list[Staff] = [supervisor, *members]
-    participants: list[Participant] = []
-    try:
-        async with GroupHarness(client) as h, asyncio.timeout(60):
-            everyone = set(range(len(staff)))
-            for index, person in enumerate(staff):
-                peer, _welcome = await h.member(person, room)
-                participants.append(Participant(peer, index, everyone - {index}))
-            for participant in participants:
-                await participant.publish()
-            await asyncio.gather(*(p.sees(p.others) for p in participants))
+async def test_three_participants_see_each_other_through_the_sfu(meeting: Meeting) -> None:
+    await meeting.everyone_publishes()
+    participants = meeting.participants
+    for p in participants:
+        assert set(p.frames) == p.others  # nobody receives their own video
+        ids = {peer.peer.id for peer in participants if peer is not p}
+        assert {publisher for publisher, source in p.mids.values() if source == "camera"} == ids
 
-            # The third one's network goes: socket and peer connection. The meeting goes on for the other two.
-            dropped = participants.pop()
-            await dropped.close()
-            await dropped.peer.ws.close()
-            first, second = participants
-            await asyncio.gather(first.sees({1}, dict(first.frames)), second.sees({0}, dict(second.frames)))
 
-            # It reconnects: straight back into the call under the same id, and publishes on a new connection.
-            peer, welcome = await h.member(staff[2], room)
-            assert (welcome["state"], welcome["id"]) == ("in_call", dropped.peer.id)
-            back = Participant(peer, 2, {0, 1})
-            participants.append(back)
-            await back.publish()
-            await asyncio.gather(
-                back.sees({0, 1}), first.sees({2}, dict(first.frames)), second.sees({2}, dict(second.frames))
-            )
-    finally:
-        for participant in participants:
-            await participant.close()
+async def test_a_participant_who_drops_comes_back_without_the_others_noticing_more(meeting: Meeting) -> None:
+    await meeting.everyone_publishes()
+    participants = meeting.participants
+
+    # The third one's network goes: socket and peer connection. The meeting goes on for the other two.
+    dropped = participants.pop()
+    await dropped.close()
+    await dropped.peer.ws.close()
+    first, second = participants
+    await asyncio.gather(first.sees({1}, dict(first.frames)), second.sees({0}, dict(second.frames)))
+
+    # It reconnects: straight back into the call under the same id, and publishes on a new connection.
+    peer, welcome = await meeting.harness.member(meeting.staff[2], meeting.room)
+    assert (welcome["state"], welcome["id"]) == ("in_call", dropped.peer.id)
+    back = Participant(peer, 2, {0, 1})
+    participants.append(back)
+    await back.publish()
+    await asyncio.gather(back.sees({0, 1}), first.sees({2}, dict(first.frames)), second.sees({2}, dict(second.frames)))
