@@ -26,8 +26,8 @@ async def test_a_supervisor_creates_a_fortnightly_series_and_changes_single_meet
     supervisor = await make_staff(client.app, role=Role.SUPERVISOR, name="Dott. Bianchi")
     operator = await make_staff(client.app, name="Dott.ssa Rossi")
     csrf = await login(client, supervisor)
-    page = await (await client.get("/console/meetings")).text()
-    assert '<input id="title" name="title" type="text" value="" required maxlength="200">' in page  # not escaped
+    blank = await (await client.get("/console/meetings")).text()
+    assert '<input id="title" name="title" type="text" value="" required maxlength="200">' in blank  # not escaped
     first = next_thursday()
     form = {
         "csrf_token": csrf,
