@@ -9,9 +9,13 @@ const VERSION = 1;
 const FINAL_CODES = new Set([1008, 4000, 4001]);
 
 export class Signaling extends EventTarget {
-  constructor(room, { maxAttempts = 8, baseDelay = 500, maxDelay = 8000 } = {}) {
+  // `room` null: a socket that only listens (no join, no leave), such as /ws/alerts. `path` and `finalCodes` are
+  // for the other sockets of the protocol: /ws/group closes a removed participant with 4003, also final.
+  constructor(room, { path = '/ws', finalCodes = [], maxAttempts = 8, baseDelay = 500, maxDelay = 8000 } = {}) {
     super();
     this.room = room;
+    this.path = path;
+    this.finalCodes = new Set([...FINAL_CODES, ...finalCodes]);
     this.maxAttempts = maxAttempts;
     this.baseDelay = baseDelay;
     this.maxDelay = maxDelay;
@@ -24,7 +28,7 @@ export class Signaling extends EventTarget {
 
   get url() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return `${scheme}//${location.host}/ws`;
+    return `${scheme}//${location.host}${this.path}`;
   }
 
   get connected() {
@@ -46,7 +50,7 @@ export class Signaling extends EventTarget {
       if (ws !== this.ws) return;
       this.attempt = 0;
       this.opens += 1;
-      this.send('join', { room: this.room });
+      if (this.room) this.send('join', { room: this.room });
       this.emit('open', { reconnected: this.opens > 1 });
     });
     ws.addEventListener('message', (event) => {
@@ -64,7 +68,7 @@ export class Signaling extends EventTarget {
     ws.addEventListener('close', (event) => {
       if (ws !== this.ws) return;
       this.ws = null;
-      if (FINAL_CODES.has(event.code)) this.finished = true;
+      if (this.finalCodes.has(event.code)) this.finished = true;
       if (this.finished) {
         this.emit('closed', { code: event.code });
       } else {
@@ -98,7 +102,7 @@ export class Signaling extends EventTarget {
     this.finished = true;
     clearTimeout(this.timer);
     if (this.ws) {
-      this.send('leave');
+      if (this.room) this.send('leave');
       this.ws.close(1000);
     }
   }
