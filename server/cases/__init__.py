@@ -1,5 +1,6 @@
 """Case work: the access rules (:mod:`server.cases.policy`), the audited reads and writes of case data
-(:mod:`server.cases.records`) and the rotation of the notes key (:mod:`server.cases.rotation`)."""
+(:mod:`server.cases.records`), the team review (:mod:`server.cases.review`) and the rotation of the notes key
+(:mod:`server.cases.rotation`)."""
 
 from __future__ import annotations
 

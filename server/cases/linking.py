@@ -105,8 +105,7 @@ def of_consultation(consultation: Consultation) -> Contact:
 async def _link(sessionmaker: Sessionmaker, contact: Contact) -> int:
     async with sessionmaker.begin() as db:
         case = await open_case_of(db, contact) or await new_case(db, contact)
-        if case.first_session_at is None or contact.starts_at < case.first_session_at:
-            case.first_session_at = contact.starts_at
+        await attach(db, case, contact)
         won = await db.execute(
             update(contact.kind)
             .where(contact.kind.id == contact.id, contact.kind.case_id.is_(None))
@@ -123,10 +122,16 @@ async def _link(sessionmaker: Sessionmaker, contact: Contact) -> int:
                 .values(case_id=case.id)
                 .execution_options(synchronize_session=False)
             )
-        if await db.get(CaseWorker, (case.id, contact.operator_id)) is None:
-            db.add(CaseWorker(case_id=case.id, staff_id=contact.operator_id))
         db.add(audit.event(ACTOR, "link", contact.kind.__tablename__, contact.id, subject=case.id))
     return 1
+
+
+async def attach(db: AsyncSession, case: Case, contact: Contact) -> None:
+    """What a contact brings to its case: its session may be the first, its operator becomes a worker."""
+    if case.first_session_at is None or contact.starts_at < case.first_session_at:
+        case.first_session_at = contact.starts_at
+    if await db.get(CaseWorker, (case.id, contact.operator_id)) is None:
+        db.add(CaseWorker(case_id=case.id, staff_id=contact.operator_id))
 
 
 async def open_case_of(db: AsyncSession, contact: Contact) -> Case | None:

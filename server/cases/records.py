@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import audit
@@ -57,7 +57,7 @@ def _note_place(case_id: str) -> str:
     return f"case_note:{case_id}"
 
 
-def _decision_place(case_id: str) -> str:
+def decision_place(case_id: str) -> str:
     return f"review_decision:{case_id}"
 
 
@@ -98,7 +98,9 @@ async def _case_for(db: AsyncSession, ctx: Context, staff: Staff, case_id: str, 
     raise Forbidden("your role may not do that with this case")
 
 
-async def _audit(db: AsyncSession, staff: Staff, action: str, object_type: str, object_id: str, case_id: str) -> None:
+async def audit_access(
+    db: AsyncSession, staff: Staff, action: str, object_type: str, object_id: str, case_id: str
+) -> None:
     """The access's audit row, written now in the caller's transaction (a Core INSERT: on a read, the unit of
     work would cost more than the statement)."""
     await insert_now(db, audit.event(actor(staff), action, object_type, object_id, subject=case_id))
@@ -116,16 +118,13 @@ async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str)
         if consultation is None or consultation.operator_id != staff.id:
             await refused(ctx, staff, Action.READ, None)
             raise NotFound("no such consultation")
+        contact = linking.of_consultation(consultation)
         case = await db.get(Case, consultation.case_id) if consultation.case_id else None
         if case is None:
-            contact = linking.of_consultation(consultation)
             case = await linking.open_case_of(db, contact) or await linking.new_case(db, contact, actor(staff))
             consultation.case_id = case.id
-        if case.first_session_at is None or consultation.starts_at < case.first_session_at:
-            case.first_session_at = consultation.starts_at
-        if await db.get(CaseWorker, (case.id, staff.id)) is None:
-            db.add(CaseWorker(case_id=case.id, staff_id=staff.id))
-        await _audit(db, staff, "link", "consultation", consultation.id, case.id)
+        await linking.attach(db, case, contact)  # the consultation's operator (``staff``) becomes a worker
+        await audit_access(db, staff, "link", "consultation", consultation.id, case.id)
     return case
 
 
@@ -170,7 +169,7 @@ async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
             taken = await db.scalars(
                 select(ReviewDecision).where(ReviewDecision.case_id == case_id).order_by(ReviewDecision.at)
             )
-            place = _decision_place(case_id)
+            place = decision_place(case_id)
             decisions = [Note(str(d.id), d.by, d.at, ctx.keyring.open(d.sealed, place)) for d in taken]
         found = CaseFile(
             case=case,
@@ -187,7 +186,7 @@ async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
             workers=list(await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == case_id))),
             decisions=decisions,
         )
-        await _audit(db, staff, "read_notes" if with_notes else "read", "case", case_id, case_id)
+        await audit_access(db, staff, "read_notes" if with_notes else "read", "case", case_id, case_id)
     return found
 
 
@@ -210,7 +209,7 @@ async def write_note(
         )
         db.add(note)
         await db.flush()
-        await _audit(db, staff, "write_note", "case_note", note.id, case_id)
+        await audit_access(db, staff, "write_note", "case_note", note.id, case_id)
     return note
 
 
@@ -233,7 +232,7 @@ async def assess_risk(
         if RiskLevel.HIGH in (self_harm, others):
             case.flagged = True  # a high-risk case goes to the next team review
         await db.flush()
-        await _audit(db, staff, "assess_risk", "risk_assessment", str(assessment.id), case_id)
+        await audit_access(db, staff, "assess_risk", "risk_assessment", str(assessment.id), case_id)
     return assessment
 
 
@@ -272,7 +271,7 @@ async def record_outcome(
         ):
             db.add(CaseWorker(case_id=case_id, staff_id=specialist_id, shared_by=actor(staff)))
         await db.flush()
-        await _audit(db, staff, "record_outcome", "outcome", str(outcome.id), case_id)
+        await audit_access(db, staff, "record_outcome", "outcome", str(outcome.id), case_id)
     return outcome
 
 
@@ -298,7 +297,7 @@ async def record_safety_step(ctx: Context, staff: Staff, case_id: str, step: str
         action = SafetyAction(case_id=case_id, action=step, by=staff.id)
         db.add(action)
         await db.flush()
-        await _audit(db, staff, "safety_step", "safety_action", str(action.id), case_id)
+        await audit_access(db, staff, "safety_step", "safety_action", str(action.id), case_id)
     return action
 
 
@@ -310,92 +309,21 @@ async def share_case(ctx: Context, staff: Staff, case_id: str, with_staff_id: st
             raise InvalidInput("no such colleague", {"staff_id": "unknown"})
         if await db.get(CaseWorker, (case_id, with_staff_id)) is None:
             db.add(CaseWorker(case_id=case_id, staff_id=with_staff_id, shared_by=actor(staff)))
-        await _audit(db, staff, "share", "case", case_id, case_id)
+        await audit_access(db, staff, "share", "case", case_id, case_id)
 
 
 async def flag_case(ctx: Context, staff: Staff, case_id: str, flagged: bool) -> None:
     async with ctx.sessionmaker.begin() as db:
         case = await _case_for(db, ctx, staff, case_id, Action.FLAG)
         case.flagged = flagged
-        await _audit(db, staff, "flag" if flagged else "unflag", "case", case_id, case_id)
+        await audit_access(db, staff, "flag" if flagged else "unflag", "case", case_id, case_id)
 
 
 async def set_intake(ctx: Context, staff: Staff, case_id: str, reason: Reason, channel: Channel) -> None:
     async with ctx.sessionmaker.begin() as db:
         case = await _case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
         case.reason, case.channel = reason, channel
-        await _audit(db, staff, "intake", "case", case_id, case_id)
-
-
-# -- team review -------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Awaiting:
-    """A case awaiting the team's evaluation, by code only, and why."""
-
-    id: str
-    code: str
-    why: tuple[str, ...]  # "new", "flagged", "high_risk", "no_outcome"
-    opened_at: datetime
-
-
-async def review_queue(ctx: Context, staff: Staff) -> list[Awaiting]:
-    """Cases to evaluate at the weekly meeting: new since the last decision, flagged, at high risk, or with no
-    outcome yet (open cases only). One audit row for the list."""
-    if not allowed(staff.role, Action.REVIEW_QUEUE, "other"):
-        await refused(ctx, staff, Action.REVIEW_QUEUE, None)
-        raise Forbidden("the review queue is for supervisors and coordinators")
-    async with ctx.sessionmaker.begin() as db:
-        decided = select(ReviewDecision.case_id)
-        with_outcome = select(Outcome.case_id)
-        rows = await db.execute(
-            select(
-                Case.id,
-                Case.code,
-                Case.opened_at,
-                Case.flagged,
-                or_(Case.risk_self == RiskLevel.HIGH, Case.risk_others == RiskLevel.HIGH),
-                Case.id.in_(decided),
-                Case.id.in_(with_outcome),
-            )
-            .where(Case.status == CaseStatus.OPEN, Case.anonymised_at.is_(None))
-            .order_by(Case.opened_at)
-        )
-        queue = []
-        for case_id, code, opened_at, flagged, high, was_decided, has_outcome in rows:
-            why = tuple(
-                name
-                for name, on in (
-                    ("new", not was_decided),
-                    ("flagged", flagged),
-                    ("high_risk", high),
-                    ("no_outcome", not has_outcome),
-                )
-                if on
-            )
-            if why:
-                queue.append(Awaiting(case_id, code, why, opened_at))
-        db.add(audit.event(actor(staff), "read", "review_queue", "-"))
-    return queue
-
-
-async def decide(ctx: Context, staff: Staff, case_id: str, text: str) -> ReviewDecision:
-    """The team's decision on a case (sealed like a note); the case is no longer flagged."""
-    text = text.strip()
-    if not text or len(text) > MAX_NOTE:
-        raise InvalidInput("the decision is empty or too long", {"decision": "required" if not text else "too_long"})
-    async with ctx.sessionmaker.begin() as db:
-        case = await db.get(Case, case_id)
-        if case is None or not allowed(staff.role, Action.REVIEW_DECIDE, "other"):
-            await refused(ctx, staff, Action.REVIEW_DECIDE, case_id if case is not None else None)
-            raise NotFound("no such case") if case is None else Forbidden("only supervisors record decisions")
-        decision = ReviewDecision(case_id=case_id, sealed=ctx.keyring.seal(text, _decision_place(case_id)), by=staff.id)
-        db.add(decision)
-        case.flagged = False
-        await db.flush()
-        await _audit(db, staff, "review_decide", "review_decision", str(decision.id), case_id)
-    return decision
+        await audit_access(db, staff, "intake", "case", case_id, case_id)
 
 
 async def audit_rows(db: AsyncSession, case_ids: Sequence[str]) -> list[AuditEvent]:

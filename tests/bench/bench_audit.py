@@ -1,6 +1,6 @@
 """``audit_overhead_ratio``: opening a case page (``GET /cases/{id}``, the real handler and template, as the logged-in
 operator, through a real server socket) with the audit log written (one row, in the same transaction as the read)
-against the same with audit writing disabled in this benchmark only (``server.cases.records._audit`` replaced by a
+against the same with audit writing disabled in this benchmark only (``server.cases.records.audit_access`` replaced by a
 no-op), same run, on PostgreSQL, median of many requests, the two interleaved in rounds so drift hits both alike.
 The case has notes (unsealed on each read), risk assessments and an outcome.
 """
@@ -86,17 +86,17 @@ async def run() -> None:
                 url = str(server.make_url(f"/cases/{case_id}"))
                 on: list[float] = []
                 off: list[float] = []
-                real_audit = records._audit
+                real_audit = records.audit_access
                 async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
                     await _login(http, str(server.make_url("")), staff)
                     await _timed(http, url, WARMUP)
                     for _ in range(ROUNDS):
                         on += await _timed(http, url, PER_ROUND)
-                        records._audit = _no_audit  # type: ignore[assignment]
+                        records.audit_access = _no_audit  # type: ignore[assignment]
                         try:
                             off += await _timed(http, url, PER_ROUND)
                         finally:
-                            records._audit = real_audit
+                            records.audit_access = real_audit
             finally:
                 await server.close()
     with_audit, without = statistics.median(on), statistics.median(off)

@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from server import cases
-from server.cases import records, rotation
+from server.cases import records, review, rotation
 from server.cases.records import Context
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.keys import sessionmaker_key
@@ -123,27 +123,27 @@ async def test_the_review_queue_and_a_decision(client: Client) -> None:
     ctx, operator, case = await opened_case(client)
     supervisor = await make_staff(client.app, role=Role.SUPERVISOR)
     await records.assess_risk(ctx, operator, case.id, RiskLevel.HIGH, RiskLevel.NONE)
-    (waiting,) = await records.review_queue(ctx, supervisor)
+    (waiting,) = await review.review_queue(ctx, supervisor)
     assert (waiting.code, waiting.why) == (case.code, ("new", "flagged", "high_risk", "no_outcome"))
     with pytest.raises(Forbidden):
-        await records.review_queue(ctx, operator)
-    await records.decide(ctx, supervisor, case.id, "Presa in carico dalla criminologa.")
+        await review.review_queue(ctx, operator)
+    await review.decide(ctx, supervisor, case.id, "Presa in carico dalla criminologa.")
     for reader in (supervisor, operator):  # the decision is on the case, for those who read its notes
         decisions = (await records.read_case(ctx, reader, case.id)).decisions
         assert [d.text for d in decisions or []] == ["Presa in carico dalla criminologa."]
     coordinator = await make_staff(client.app, role=Role.COORDINATOR)
     with pytest.raises(Forbidden):
         await records.read_case(ctx, coordinator, case.id)
-    (waiting,) = await records.review_queue(ctx, supervisor)
+    (waiting,) = await review.review_queue(ctx, supervisor)
     assert waiting.why == ("high_risk", "no_outcome")
     await records.record_outcome(ctx, operator, case.id, OutcomeKind.CLOSED_AFTER_SUPPORT)
-    assert await records.review_queue(ctx, supervisor) == []  # closed
+    assert await review.review_queue(ctx, supervisor) == []  # closed
 
 
 async def test_rotating_the_key_keeps_every_note_readable(client: Client) -> None:
     ctx, operator, case = await opened_case(client)
     await records.write_note(ctx, operator, case.id, NOTE)
-    await records.decide(ctx, await make_staff(client.app, role=Role.SUPERVISOR), case.id, "Rivedere tra un mese.")
+    await review.decide(ctx, await make_staff(client.app, role=Role.SUPERVISOR), case.id, "Rivedere tra un mese.")
     rotated = await rotation.rotate(ctx.sessionmaker, ctx.settings)
     assert rotated.values == 2 and rotated.in_file
     keyring = load_keyring(ctx.settings)

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from scheduling import retention
 from server import cases
-from server.cases import records
+from server.cases import records, review
 from server.keys import sessionmaker_key, settings_key
 from server.models import AuditEvent, Case, CaseNote, Consultation, Outcome, OutcomeKind, Reason, Role, utcnow
 from tests.factories import make_consultation, make_staff
@@ -53,7 +53,7 @@ async def test_old_notes_are_purged_stale_cases_anonymised_and_the_figures_kept(
     stale_note = await records.write_note(ctx, operator, new.id, "vecchia nota")
     await records.write_note(ctx, operator, new.id, "nota recente")
     await records.write_note(ctx, operator, old.id, "nota del caso vecchio")
-    await records.decide(ctx, await make_staff(client.app, role=Role.SUPERVISOR), old.id, "decisione")
+    await review.decide(ctx, await make_staff(client.app, role=Role.SUPERVISOR), old.id, "decisione")
 
     now = utcnow() + timedelta(days=DAYS + 10)  # the clock: everything written today is 40 days old ...
     recent = now - timedelta(days=1)  # ... except what the new case did yesterday

@@ -1,6 +1,6 @@
 """The service-wide case pages: the team review queue (supervisors decide, coordinators see it) and the directory
 of local services the coordinator keeps. Access is :mod:`server.cases.policy`'s to say: the queue is refused by
-:func:`server.cases.records.review_queue`, the directory by :mod:`server.cases.directory`."""
+:func:`server.cases.review.review_queue`, the directory by :mod:`server.cases.directory`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiohttp import web
 
 from server import cases
 from server.auth import SessionInfo
-from server.cases import directory, records
+from server.cases import directory, review
 from server.cases.policy import Action, allowed
 from server.errors import Forbidden, InvalidInput
 from server.keys import sessionmaker_key
@@ -39,7 +39,7 @@ async def _review(
     status: int = 200,
     done: str = "",
 ) -> web.Response:
-    queue = await records.review_queue(cases.context(request.app), session.staff)
+    queue = await review.review_queue(cases.context(request.app), session.staff)
     context = {
         "queue": queue,
         "may_decide": allowed(session.staff.role, Action.REVIEW_DECIDE, "other"),
@@ -57,7 +57,7 @@ async def decide_submit(request: web.Request) -> web.StreamResponse:
     case_id = request.match_info["id"]
     text = str(form.get("decision", ""))
     try:
-        await records.decide(cases.context(request.app), session.staff, case_id, text)
+        await review.decide(cases.context(request.app), session.staff, case_id, text)
     except InvalidInput as exc:
         key = exc.fields.get("decision", "required")
         return await _review(request, session, {case_id: key}, {case_id: text}, status=400)
