@@ -110,6 +110,12 @@ async def reissue_token(sessionmaker: async_sessionmaker[AsyncSession], operator
     return token
 
 
+async def revoke_passes(db: AsyncSession, consultation_id: str) -> None:
+    """Revoke every citizen pass of the consultation, in the caller's transaction: the cookies stop opening
+    ``/call`` and their open signaling sockets are closed (:mod:`signaling.sockets` notices within a second)."""
+    await db.execute(delete(CitizenPass).where(CitizenPass.consultation_id == consultation_id))
+
+
 async def _owned(db: AsyncSession, staff: Staff, consultation_id: str) -> Consultation:
     consultation = await db.get(Consultation, consultation_id)
     if consultation is None:

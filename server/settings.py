@@ -10,62 +10,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from server.setting_types import (
+    STAFF_ROLES,
+    Setting,
+    SettingsError,
+    parse_bool,
+    parse_hours,
+    parse_ice_servers,
+    parse_list,
+    parse_networks,
+)
 
-class SettingsError(ValueError):
-    """A setting has a value that cannot be used."""
-
-
-def _parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off", ""}:
-        return False
-    raise ValueError(f"expected a boolean (true/false), got {raw!r}")
-
-
-def _parse_list(raw: str) -> tuple[str, ...]:
-    return tuple(item.strip() for item in raw.split(",") if item.strip())
-
-
-def _parse_hours(raw: str) -> tuple[int, ...]:
-    """Comma-separated whole hours, e.g. ``24,1`` (empty: no reminders)."""
-    hours = tuple(int(item) for item in _parse_list(raw))
-    if any(h <= 0 for h in hours):
-        raise ValueError("expected positive whole hours, e.g. 24,1")
-    return hours
-
-
-def _parse_ice_servers(raw: str) -> tuple[dict[str, Any], ...]:
-    """Either a JSON list of RTCIceServer dictionaries or a comma-separated list of URLs."""
-    raw = raw.strip()
-    if not raw:
-        return ()
-    if raw.startswith("["):
-        servers = json.loads(raw)
-        if not isinstance(servers, list) or not all(isinstance(s, dict) and "urls" in s for s in servers):
-            raise ValueError("expected a JSON list of objects with 'urls'")
-        return tuple(servers)
-    return tuple({"urls": url} for url in _parse_list(raw))
-
-
-@dataclass(frozen=True)
-class Setting:
-    name: str
-    type: str
-    default: Any
-    help: str
-    parse: Callable[[str], Any]
-
-    @property
-    def env(self) -> str:
-        return f"ASCOLTO_{self.name.upper()}"
-
+__all__ = ["SETTINGS", "SETTINGS_BY_NAME", "Setting", "Settings", "SettingsError"]
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("host", "str", "127.0.0.1", "Address the server listens on.", str),
@@ -105,7 +66,7 @@ SETTINGS: tuple[Setting, ...] = (
         "list",
         (),
         "Extra Origins (comma-separated) allowed to open the signaling WebSocket besides the site's own.",
-        _parse_list,
+        parse_list,
     ),
     Setting(
         "ice_servers",
@@ -113,7 +74,7 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         "STUN/TURN servers for the browsers: comma-separated URLs, or a JSON list of RTCIceServer objects. "
         "Empty: host candidates only, enough for loopback and LAN calls.",
-        _parse_ice_servers,
+        parse_ice_servers,
     ),
     Setting("service_name", "str", "Ascolto", "Name of the service shown on every page.", str),
     Setting(
@@ -166,8 +127,24 @@ SETTINGS: tuple[Setting, ...] = (
         "secure_cookies",
         "bool",
         False,
-        "Mark cookies Secure (set this when serving over HTTPS, as in production).",
-        _parse_bool,
+        "Mark cookies Secure even when `public_url` is not https (they always are when it is).",
+        parse_bool,
+    ),
+    Setting(
+        "trusted_proxies",
+        "list",
+        (),
+        "Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated). "
+        "Empty: none, the peer address is the client's.",
+        parse_networks,
+    ),
+    Setting(
+        "mfa_roles",
+        "list",
+        ("operator", "supervisor", "coordinator"),
+        "Staff roles that must log in with a second factor (TOTP), comma-separated. Default: every role that "
+        "can read case data. Empty: no role must (demos and tests).",
+        parse_list,
     ),
     Setting(
         "ws_messages_per_second",
@@ -176,6 +153,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Sustained signaling messages per second allowed per WebSocket (bursts up to twice that).",
         int,
     ),
+    Setting(
+        "ws_max_per_identity",
+        "int",
+        8,
+        "Signaling WebSockets one person (a citizen's pass, a staff member) may hold open at once, all endpoints "
+        "together.",
+        int,
+    ),
+    Setting(
+        "ws_max_per_address",
+        "int",
+        64,
+        "Signaling WebSockets one client address may hold open at once (a whole office may share one).",
+        int,
+    ),
+    Setting("ws_max_total", "int", 2000, "Signaling WebSockets this process holds open at most.", int),
     Setting(
         "ws_heartbeat_seconds",
         "int",
@@ -201,14 +194,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_port", "int", 25, "Port of the SMTP server.", int),
     Setting("smtp_username", "str", "", "SMTP user name (empty: no authentication).", str),
     Setting("smtp_password", "str", "", "SMTP password.", str),
-    Setting("smtp_starttls", "bool", False, "Upgrade the SMTP connection with STARTTLS.", _parse_bool),
+    Setting("smtp_starttls", "bool", False, "Upgrade the SMTP connection with STARTTLS.", parse_bool),
     Setting("mail_from", "str", "ascolto@localhost", "Sender address of outgoing email.", str),
     Setting(
         "reminder_hours",
         "list",
         (24, 1),
         "Hours before a session at which a reminder email is sent (comma-separated).",
-        _parse_hours,
+        parse_hours,
     ),
     Setting(
         "mail_max_attempts",
@@ -222,22 +215,31 @@ SETTINGS: tuple[Setting, ...] = (
         "str",
         "",
         "Key that seals case notes at rest (base64url of 32 bytes; `python run.py rotate-key` makes one). "
-        "Empty: the key is kept in `notes.key` in the data folder, made on first start.",
+        "Empty: the key is kept in the file `notes_key_file`, made on first start.",
         str,
+    ),
+    Setting(
+        "notes_key_file",
+        "path",
+        Path(""),
+        "File that holds the notes key when `notes_key` is empty (made 0600 on first start; the server refuses "
+        "a key file that others can read). Empty: `notes.key` in the data folder; keep it off the database's "
+        "disk and backups in production.",
+        Path,
     ),
     Setting(
         "notes_previous_keys",
         "list",
         (),
         "Earlier notes keys (comma-separated), to open notes not yet re-sealed after a rotation.",
-        _parse_list,
+        parse_list,
     ),
     Setting(
         "supervisors_see_all_cases",
         "bool",
         True,
         "Supervisors see every case of the service (notes and risk included); when off, only cases shared with them.",
-        _parse_bool,
+        parse_bool,
     ),
     Setting(
         "retention_days",
@@ -254,7 +256,7 @@ SETTINGS: tuple[Setting, ...] = (
         int,
     ),
     Setting("log_level", "str", "INFO", "Logging level (DEBUG, INFO, WARNING, ERROR).", str),
-    Setting("log_json", "bool", True, "Write logs as one JSON object per line.", _parse_bool),
+    Setting("log_json", "bool", True, "Write logs as one JSON object per line.", parse_bool),
 )
 
 SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
@@ -284,7 +286,12 @@ class Settings:
     login_max_failures: int = 5
     login_window_minutes: int = 15
     secure_cookies: bool = False
+    trusted_proxies: tuple[str, ...] = ()
+    mfa_roles: tuple[str, ...] = ("operator", "supervisor", "coordinator")
     ws_messages_per_second: int = 50
+    ws_max_per_identity: int = 8
+    ws_max_per_address: int = 64
+    ws_max_total: int = 2000
     ws_heartbeat_seconds: int = 20
     sfu_last_n: int = 6
     smtp_host: str = ""
@@ -296,6 +303,7 @@ class Settings:
     reminder_hours: tuple[int, ...] = (24, 1)
     mail_max_attempts: int = 5
     notes_key: str = ""
+    notes_key_file: Path = Path("")
     notes_previous_keys: tuple[str, ...] = ()
     supervisors_see_all_cases: bool = True
     retention_days: int = 3650
@@ -329,6 +337,9 @@ class Settings:
             "login_window_minutes",
             "ws_messages_per_second",
             "ws_heartbeat_seconds",
+            "ws_max_per_identity",
+            "ws_max_per_address",
+            "ws_max_total",
             "sfu_last_n",
             "mail_max_attempts",
             "retention_days",
@@ -338,7 +349,24 @@ class Settings:
                 raise SettingsError(f"{name} must be positive")
         if self.public_url and not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("public_url must start with http:// or https://")
+        unknown = set(self.mfa_roles) - STAFF_ROLES
+        if unknown:
+            raise SettingsError(f"mfa_roles: unknown role(s) {', '.join(sorted(unknown))}")
         return self
+
+    @property
+    def https(self) -> bool:
+        """The site is reached over HTTPS (its ``public_url`` says so): cookies are Secure, responses carry HSTS."""
+        return self.public_url.startswith("https://")
+
+    @property
+    def cookies_secure(self) -> bool:
+        return self.secure_cookies or self.https
+
+    @property
+    def notes_key_path(self) -> Path:
+        """Where the notes key file is (used when ``notes_key`` is empty)."""
+        return self.notes_key_file if str(self.notes_key_file) not in ("", ".") else self.data_dir / "notes.key"
 
     @property
     def base_url(self) -> str:

@@ -50,6 +50,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "data_dir": tmp_path / "data",
             "public_url": f"http://127.0.0.1:{port}",
             "log_json": False,
+            "mfa_roles": (),  # tests log in with a password; MFA has its own tests
         }
         values.update(overrides)
         return Settings(**values).validated()
