@@ -310,12 +310,14 @@ async def test_a_late_joiner_gets_each_feed_from_a_keyframe_asked_for_at_once(
     joined = time.monotonic()
     (late,) = await start(sfu, room, 1)
     await until(lambda: len(late.frames) == 3, what="the late joiner's frames")
+    # Order, not speed (timings belong in tests/bench): the clock readings only say what happened before what.
     for client in early:
         asked = [t for t in requests[client.index] if t >= joined]
         made = [t for t in tracks[client.index].keyframes if t >= joined]
-        assert asked and asked[0] - joined < 0.5  # the SFU asked each publisher at once, on the newcomer's behalf
-        assert made and made[0] >= asked[0]  # and only then did a keyframe exist to start from
-        assert made[0] <= late.frames[client.index][0] < joined + 1.0  # the newcomer's first frame is from it
+        first = late.frames[client.index][0]
+        assert asked and asked[0] <= first  # the SFU asked each publisher on the newcomer's behalf, before it saw any
+        assert made and asked[0] <= made[0]  # only then did a keyframe exist to start from
+        assert made[0] <= first  # and the newcomer's first frame came after it: nothing it decoded predates the PLI
     # Nothing before a keyframe reached the newcomer: its decoder never failed.
     assert not [r for r in caplog.records if "failed to decode" in r.getMessage()]
 
