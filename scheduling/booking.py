@@ -29,12 +29,14 @@ from scheduling.booking_checks import (
     BookingRequest,
     SlotTaken,
     alternatives,
+    count_in,
+    count_out,
     free_slot,
     requested_slot,
     unavailable,
     validate_person,
 )
-from scheduling.slots import Slot
+from scheduling.slots import Slot, local_day
 from server import audit
 from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.db import insert_now
@@ -229,7 +231,8 @@ async def _insert(
         )  # fmt: skip
     extra = await within(db, booked) if within is not None else ()
     created = audit.event(booking.booked_by, "create", "booking", booking.id)
-    await insert_now(db, consultation, booking, created, *emails, *extra)
+    counted = count_in(db.get_bind().dialect.name, booking.operator_id, booking.starts_at)  # the daily cap
+    await insert_now(db, consultation, booking, created, *emails, *extra, along=counted)
     return booked
 
 
@@ -281,6 +284,8 @@ async def cancel(
         if isinstance(ref, ByToken) and booking.starts_at <= now:
             raise Conflict("this session has already started")
         booking.status, booking.cancelled_at = BookingStatus.CANCELLED, now
+        statement, params = count_out(booking.operator_id, booking.starts_at)
+        await db.execute(statement, dict(params))  # its place under the daily cap is free again
         consultation = await db.get(Consultation, booking.consultation_id) if booking.consultation_id else None
         if consultation is not None and consultation.status != ConsultationStatus.ENDED:
             consultation.status, consultation.ended_at = ConsultationStatus.ENDED, now
@@ -348,6 +353,7 @@ async def _move_to(
         booking = await _locate(db, ref)
         if booking.status != BookingStatus.ACTIVE:
             raise Conflict("this booking was cancelled")
+        await _recount(db, booking, operator_id, slot.starts_at)
         booking.operator_id, booking.starts_at, booking.ends_at = operator_id, slot.starts_at, slot.ends_at
         booking.blocked_until = slot.ends_at + timedelta(minutes=service.buffer_minutes)
         if manage_token is not None:
@@ -365,6 +371,21 @@ async def _move_to(
                 lang=lang, now=now,
             )  # fmt: skip
     return Moved(booking, join_token, manage_token)
+
+
+async def _recount(db: AsyncSession, booking: Booking, operator_id: str, starts_at: datetime) -> None:
+    """Move the booking's place under the daily cap (``booking_day``) when its operator or local day changes: out
+    of the old day, into the new one (where the cap may refuse it, IntegrityError), in key order so that two
+    moves in opposite directions take the row locks in the same order."""
+    if (booking.operator_id, local_day(booking.starts_at)) == (operator_id, local_day(starts_at)):
+        return
+    dialect = db.get_bind().dialect.name
+    steps = [
+        ((booking.operator_id, local_day(booking.starts_at)), count_out(booking.operator_id, booking.starts_at)),
+        ((operator_id, local_day(starts_at)), count_in(dialect, operator_id, starts_at)),
+    ]
+    for _, (statement, params) in sorted(steps, key=lambda step: step[0]):
+        await db.execute(statement, dict(params))
 
 
 def _window(slot: Slot) -> tuple[datetime, datetime]:

@@ -2,23 +2,29 @@
 free grid). Raised errors: InvalidInput (400), NotFound (404), Forbidden (403), SlotTaken (409).
 
 The database stays the arbiter of races (see :mod:`scheduling.booking`): these checks say why a request cannot be
-booked, they do not promise that it will be.
+booked, they do not promise that it will be. The daily cap's arbiter is the ``booking_day`` counter: the statements
+that keep it (:func:`count_in`, :func:`count_out`) are here, written by the booking with its other rows.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import UpdateBase
 
 from scheduling.availability import day_inputs, free_slots_for, service_and_rules
 from scheduling.slots import OperatorSchedule, ServiceRules, Slot, find_nearest, local_day, slot_at
+from server.db import Along
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
 from server.models import Booking, BookingMode, BookingStatus, Role, Service, Staff
+from server.models.scheduling import BookingDay
 
 MAX_NAME = 200
 ALTERNATIVES = 3  # nearest free slots offered when a slot was just taken
@@ -194,3 +200,45 @@ async def _slot_at(
     if slot is None:
         raise await unavailable(sessionmaker, service, start, now, operator_id, ignore)
     return slot
+
+
+# --- the daily cap, in the database ----------------------------------------------------------------------------
+
+
+def count_in(dialect: str, operator_id: str, starts_at: datetime) -> Along:
+    """The statement (and its parameters) that counts one more active booking of ``operator_id`` on the local day
+    of ``starts_at``: an upsert of its ``booking_day`` row that copies the operator's current cap in. Over the cap,
+    the check constraint refuses it (IntegrityError), and with it the transaction's booking; its row lock makes a
+    concurrent booking of that operator and day wait for this transaction and then count after it."""
+    return _count_in(dialect), {"cap_operator": operator_id, "cap_day": local_day(starts_at)}
+
+
+def count_out(operator_id: str, starts_at: datetime) -> Along:
+    """The statement (and its parameters) that counts one active booking less (cancelled, or moved away)."""
+    return _count_out(), {"cap_operator": operator_id, "cap_day": local_day(starts_at)}
+
+
+@functools.cache
+def _count_in(dialect: str) -> UpdateBase:
+    operator = bindparam("cap_operator", type_=BookingDay.operator_id.type)
+    cap = select(Staff.daily_cap).where(Staff.id == operator).scalar_subquery()
+    values = {"operator_id": operator, "day": bindparam("cap_day", type_=BookingDay.day.type), "booked": 1, "cap": cap}
+    insert = postgresql.insert(BookingDay) if dialect == "postgresql" else sqlite.insert(BookingDay)
+    statement = insert.values(values)
+    return statement.on_conflict_do_update(
+        index_elements=[BookingDay.operator_id, BookingDay.day],
+        set_={"booked": BookingDay.booked + 1, "cap": statement.excluded.cap},
+    )
+
+
+@functools.cache
+def _count_out() -> UpdateBase:
+    return (
+        update(BookingDay)
+        .where(
+            BookingDay.operator_id == bindparam("cap_operator"),
+            BookingDay.day == bindparam("cap_day"),
+            BookingDay.booked > 0,
+        )
+        .values(booked=BookingDay.booked - 1)
+    )

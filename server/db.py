@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from itertools import groupby
 from pathlib import Path
 from typing import Any, cast
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnDefault, Connection, Executable, Table, bindparam, 
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import UpdateBase
 
 from server.keys import engine_key, sessionmaker_key, settings_key
 from server.models import Base
@@ -53,7 +54,12 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-async def insert_now(db: AsyncSession, *objects: Base) -> None:
+# A data-modifying statement (built once, its bound parameters not named ``r<n>_...``) and its parameters, written
+# with the rows of :func:`insert_now` and atomically with them.
+Along = tuple[UpdateBase, Mapping[str, Any]]
+
+
+async def insert_now(db: AsyncSession, *objects: Base, along: Along | None = None) -> None:
     """INSERT the rows of new model instances now, with Core statements on the session's connection and no unit
     of work (which costs more than the statements on a hot path such as booking). On PostgreSQL all the rows go
     in one statement, all but the last as data-modifying CTEs (its foreign-key checks run at the end of the
@@ -61,31 +67,43 @@ async def insert_now(db: AsyncSession, *objects: Base) -> None:
     same-columns instances, in the order given. Pending ORM changes are flushed first, so the rows these refer
     to exist.
 
+    ``along``: one more statement (e.g. an upsert whose constraint may refuse the whole write): a CTE of the one
+    statement on PostgreSQL, run first elsewhere (so that it takes SQLite's write lock before the INSERTs).
+
     The instances stay transient: readable (with the Python-side defaults of the columns they did not set, such
     as their id), not tracked by the session."""
     await db.flush()
     connection = await db.connection()
     rows = [_row(obj) for obj in objects]
     if not rows:
+        if along is not None:
+            await connection.execute(along[0], dict(along[1]))
         return
     if connection.dialect.name == "postgresql":
         shape = tuple((table, tuple(values)) for table, values in rows)
         params = {f"r{n}_{key}": value for n, (_, values) in enumerate(rows) for key, value in values.items()}
-        await connection.execute(_one_statement(shape), params)
+        if along is not None:
+            params.update(along[1])
+        await connection.execute(_one_statement(shape, along[0] if along is not None else None), params)
         return
+    if along is not None:
+        await connection.execute(along[0], dict(along[1]))
     for (table, _), run in groupby(rows, key=lambda row: (row[0], tuple(row[1]))):
         await connection.execute(insert(table), [values for _, values in run])
 
 
 @functools.lru_cache(maxsize=64)
-def _one_statement(shape: tuple[tuple[Table, tuple[str, ...]], ...]) -> Executable:
+def _one_statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], along: UpdateBase | None = None) -> Executable:
     """One INSERT statement for rows of these tables and columns (parameters ``r<row>_<column>``), built once per
-    shape: all but the last row as data-modifying CTEs."""
+    shape: all but the last row as data-modifying CTEs, and ``along`` as one more."""
     *first, last = (
         insert(table).values({key: bindparam(f"r{n}_{key}", type_=table.c[key].type) for key in keys})
         for n, (table, keys) in enumerate(shape)
     )
-    return last.add_cte(*(statement.cte(f"insert_{n}") for n, statement in enumerate(first)))
+    ctes = [statement.cte(f"insert_{n}") for n, statement in enumerate(first)]
+    if along is not None:
+        ctes.append(along.cte("along"))
+    return last.add_cte(*ctes)
 
 
 def _row(obj: Base) -> tuple[Table, dict[str, Any]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 
-from sqlalchemy import Date, Enum, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, Enum, ForeignKey, Index, Integer, String, Text, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.core import Base, UTCDateTime, _values, new_id, utcnow
@@ -121,6 +121,24 @@ class Booking(Base):
     # The case it belongs to; not a foreign key: adding one would make SQLite rebuild this table and lose the
     # triggers that forbid double bookings (server.cases keeps the link right).
     case_id: Mapped[str | None] = mapped_column(String(32), default=None, index=True)
+
+
+class BookingDay(Base):
+    """How many active bookings an operator has on a local day (Europe/Rome): the arbiter of the daily cap.
+
+    :mod:`scheduling.booking` keeps it with every write of a booking, in the same transaction: one
+    ``INSERT ... ON CONFLICT DO UPDATE`` adds one (or takes one away on cancel and move) and copies the operator's
+    current ``daily_cap`` into ``cap``. The row lock of that upsert serialises concurrent bookings of one operator
+    and day, and the check constraint refuses the one that would go over the cap (``cap`` None: no cap).
+    """
+
+    __tablename__ = "booking_day"
+    __table_args__ = (CheckConstraint("cap IS NULL OR booked <= cap", name="ck_booking_day_cap"),)
+
+    operator_id: Mapped[str] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+    cap: Mapped[int | None] = mapped_column(Integer, default=None)
 
 
 class IdempotencyRecord(Base):
