@@ -38,6 +38,7 @@ from scheduling.booking_checks import (
 )
 from scheduling.slots import Slot, local_day
 from server import audit
+from server.consultations import revoke_passes
 from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.db import insert_now
 from server.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -274,7 +275,8 @@ async def cancel(
     links: Links | None = None,
     lang: str = "it",
 ) -> Booking:
-    """Cancel a booking (idempotent): its time is free again and its join link stops working.
+    """Cancel a booking (idempotent): its time is free again and its join link stops working, and so do the
+    citizen's passes (the cookie the link was exchanged for).
 
     A citizen cannot cancel a session that has started; staff can."""
     async with sessionmaker.begin() as db:
@@ -289,6 +291,8 @@ async def cancel(
         consultation = await db.get(Consultation, booking.consultation_id) if booking.consultation_id else None
         if consultation is not None and consultation.status != ConsultationStatus.ENDED:
             consultation.status, consultation.ended_at = ConsultationStatus.ENDED, now
+        if consultation is not None:
+            await revoke_passes(db, consultation.id)  # the citizen's cookie and open sockets too
         audit.record(db, _ref_actor(ref), "cancel", "booking", booking.id)
         if links is not None:
             await notify.enqueue_cancellation(
@@ -362,6 +366,7 @@ async def _move_to(
         if consultation is not None:
             consultation.operator_id, consultation.starts_at, consultation.ends_at = operator_id, *_window(slot)
             consultation.token_hash = join_digest(join_token)
+            await revoke_passes(db, consultation.id)  # the old link's cookie and open sockets stop working too
         await db.flush()
         audit.record(db, _ref_actor(ref), "move", "booking", booking.id)
         if links is not None:
