@@ -4,6 +4,10 @@ consultations and bookings; :func:`server.cases.rights.anonymise`). Structured f
 outcomes, times) stay, so the statistics do not change. Each case touched gets one audit row (``actor="system"``,
 ``retention_purge``) in the same transaction as the purge.
 
+After a round that touched anything, :func:`server.db.scrub` checkpoints and truncates SQLite's write-ahead log,
+so that the purged text is not left in the old page versions there (``secure_delete`` zeroes it in the database
+file itself).
+
 Several processes may run it against one database: notes are deleted with ``DELETE ... RETURNING`` and a case is
 anonymised under ``UPDATE ... WHERE anonymised_at IS NULL``, so each purge is done, and audited, once.
 """
@@ -22,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import audit
 from server.cases.rights import anonymise
+from server.db import scrub
 from server.keys import sessionmaker_key, settings_key
 from server.models import (
     Booking,
@@ -98,6 +103,8 @@ async def purge_once(sessionmaker: Sessionmaker, settings: Settings, now: dateti
     async with sessionmaker() as db:
         stale = list(await db.scalars(select(Case.id).where(*_stale(cutoff))))
     anonymised = {c for c in stale if await _anonymise_one(sessionmaker, c, now, audited=c in touched)}
+    if touched or anonymised:
+        await scrub(sessionmaker)  # SQLite: what was deleted leaves the write-ahead log too
     log.info("retention round", extra={"event": "retention", "cases": len(touched | anonymised)})
     return len(touched | anonymised)
 

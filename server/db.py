@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 from collections.abc import AsyncIterator, Mapping
 from itertools import groupby
 from pathlib import Path
@@ -13,6 +14,7 @@ from aiohttp import web
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import ColumnDefault, Connection, Executable, Table, bindparam, event, insert, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -33,14 +35,38 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted and overwritten content is zeroed, not left in free space
     cursor.close()
+
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+
+
+def _private_sqlite_files(settings: Settings, url: str) -> None:
+    """The data folder 0700, the SQLite file and its companions 0600 (owner only). The database file is made here,
+    before SQLite opens it, so that SQLite gives its -wal and -shm files the same mode; files already there (an
+    older install) are narrowed."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
+    os.chmod(settings.data_dir, PRIVATE_DIR)
+    name = make_url(url).database
+    if not name or name == ":memory:" or name.startswith("file:"):
+        return
+    path = Path(name)
+    if not path.exists() and path.parent.is_dir():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for suffix in SQLITE_COMPANIONS:
+        companion = path.with_name(path.name + suffix)
+        if companion.exists():
+            os.chmod(companion, PRIVATE_FILE)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.sqlalchemy_url
     # Database errors must not carry personal data into the logs: keep bound parameters out of their messages.
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _private_sqlite_files(settings, url)
         engine = create_async_engine(url, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
@@ -142,6 +168,23 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     async with engine.begin() as conn:
         await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head"))
+
+
+async def scrub(engine: AsyncEngine | async_sessionmaker[AsyncSession]) -> None:
+    """After personal data was deleted or overwritten (purge, anonymisation): on SQLite, move the write-ahead log
+    into the database file and truncate it (``PRAGMA wal_checkpoint(TRUNCATE)``), so that the old versions of the
+    pages, which still hold the data, are gone from the disk too; ``secure_delete`` (set on every connection) has
+    already zeroed the deleted content in the pages themselves. Call it after the transaction committed.
+
+    On PostgreSQL nothing is done here: dead row versions stay in the table files until VACUUM reuses them
+    (autovacuum) and in the WAL and backups until those are recycled (see docs/deployment.md)."""
+    bind = engine if isinstance(engine, AsyncEngine) else engine.kw["bind"]
+    if not isinstance(bind, AsyncEngine) or bind.dialect.name != "sqlite":
+        return
+    async with bind.connect() as conn:
+        result = (await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")).one()
+    if result[0]:  # busy: (busy, log frames, checkpointed frames)
+        log.warning("the write-ahead log could not be truncated now (busy); the next checkpoint will")
 
 
 async def database_ok(engine: AsyncEngine) -> bool:

@@ -6,7 +6,9 @@ with a previous key can still be opened until they are re-sealed. The associated
 (e.g. ``case_note:<case id>``): a sealed note copied into another case does not open there.
 
 The key comes from the ``notes_key`` setting (base64url of 32 bytes), or, when that is empty (the embedded
-default), from the file ``notes.key`` in the data folder, created on first use, readable by its owner only.
+default), from the key file (the ``notes_key_file`` setting, else ``notes.key`` in the data folder), created on
+first use, readable by its owner only. A key file that its group or others may read or write is refused
+(:class:`KeyFileError`): the server does not start until it is ``chmod 600``.
 Opening with the wrong key, or a value that was tampered with, raises :class:`SealError`: it never returns
 garbage.
 """
@@ -17,21 +19,26 @@ import base64
 import hashlib
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from server.setting_types import SettingsError
 from server.settings import Settings
 
 VERSION = "v1"
-KEY_FILE = "notes.key"
 NONCE_BYTES = 12
 
 
 class SealError(Exception):
     """A sealed value cannot be opened: unknown key, wrong key, or tampered with."""
+
+
+class KeyFileError(SettingsError, SealError):
+    """The key file may be read or written by someone other than its owner: the server refuses to start."""
 
 
 def new_key() -> str:
@@ -88,18 +95,31 @@ class Keyring:
 
 
 def key_file(settings: Settings) -> Path:
-    return settings.data_dir / KEY_FILE
+    """Where the key file is (the ``notes_key_file`` setting, else ``notes.key`` in the data folder)."""
+    return settings.notes_key_path
+
+
+def check_key_file(path: Path) -> None:
+    """Raise :class:`KeyFileError` when the key file's group or others have any permission on it."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise KeyFileError(
+            f"the notes key file {path} can be read or written by others (mode {mode:04o}); "
+            f"make it readable by its owner only: chmod 600 {path}"
+        )
 
 
 def load_keyring(settings: Settings) -> Keyring:
-    """The keyring of these settings: ``notes_key`` (and ``notes_previous_keys``), or the key file, made if new."""
+    """The keyring of these settings: ``notes_key`` (and ``notes_previous_keys``), or the key file, made if new
+    (in a folder made 0700 if new); a key file others may read is refused (:class:`KeyFileError`)."""
     previous = tuple(decode_key(k) for k in settings.notes_previous_keys)
     if settings.notes_key:
         return Keyring(decode_key(settings.notes_key), previous)
     path = key_file(settings)
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         write_key_file(path, new_key())
+    check_key_file(path)
     lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if not lines:
         raise SealError(f"{path} holds no key")
@@ -110,6 +130,7 @@ def write_key_file(path: Path, *keys: str) -> None:
     """Write the key file (the current key first, previous ones after), readable by its owner only."""
     temporary = path.with_suffix(".new")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # also when a leftover temporary file had another mode
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(keys) + "\n")
     temporary.replace(path)

@@ -20,6 +20,7 @@ from server import audit
 from server.cases import records
 from server.cases.policy import Action, allowed
 from server.cases.records import Context, actor
+from server.db import scrub
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import (
     AuditEvent,
@@ -264,4 +265,5 @@ async def anonymise_citizen(ctx: Context, staff: Staff, case_id: str) -> Case:
             raise NotFound("no such case")
         await anonymise(db, case, utcnow())
         db.add(audit.event(actor(staff), "anonymise", "case", case.id, subject=case.id))
+    await scrub(ctx.sessionmaker)  # SQLite: the old page versions in the write-ahead log go too
     return case

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from server.sealing import Keyring, SealError, decode_key, key_file, load_keyring, new_key, write_key_file
+from server.sealing import (
+    KeyFileError,
+    Keyring,
+    SealError,
+    decode_key,
+    key_file,
+    load_keyring,
+    new_key,
+    write_key_file,
+)
+from server.setting_types import SettingsError
 from server.settings import Settings
 
 TEXT = "Riferisce pensieri di farsi del male; concordato un piano di sicurezza."
@@ -70,3 +80,27 @@ def test_a_key_from_the_settings_and_bad_keys(tmp_path: Path) -> None:
     for bad in ("short", "!!!not base64!!!"):
         with pytest.raises(SealError):
             decode_key(bad)
+
+
+def test_a_key_file_others_can_read_or_write_refuses_to_start(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    load_keyring(settings)  # made by the server: 0600, accepted
+    path = key_file(settings)
+    for loose in (0o644, 0o640, 0o602):
+        path.chmod(loose)
+        with pytest.raises(KeyFileError, match="chmod 600") as refused:
+            load_keyring(settings)
+        assert str(path) in str(refused.value) and isinstance(refused.value, SettingsError)
+    path.chmod(0o600)
+    load_keyring(settings)
+
+
+def test_the_key_file_setting_keeps_the_key_away_from_the_data_folder(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "keys" / "ascolto-notes.key"
+    settings = Settings(data_dir=tmp_path / "data", notes_key_file=elsewhere)
+    ring = load_keyring(settings)
+    assert key_file(settings) == elsewhere and elsewhere.exists()
+    assert not (tmp_path / "data" / "notes.key").exists()
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o600
+    assert stat.S_IMODE(elsewhere.parent.stat().st_mode) == 0o700
+    assert decode_key(elsewhere.read_text().split()[0]) == ring.current
