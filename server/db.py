@@ -17,7 +17,7 @@ from sqlalchemy import ColumnDefault, Connection, Executable, Table, bindparam, 
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 from sqlalchemy.sql.dml import UpdateBase
 
 from server.keys import engine_key, sessionmaker_key, settings_key
@@ -170,6 +170,21 @@ async def migrate(engine: AsyncEngine) -> None:
         await conn.run_sync(lambda sync_conn: command.upgrade(_alembic_config(sync_conn), "head"))
 
 
+async def migrate_as_owner(settings: Settings, engine: AsyncEngine) -> None:
+    """Migrate as the role that owns the schema: with ``database_owner_url`` when it is set (the server then works
+    as the less privileged role of ``database_url``, which has no DDL, see docs/deployment.md), else with
+    ``engine``. A server whose schema is already up to date needs no DDL to start either way."""
+    owner_url = str(getattr(settings, "database_owner_url", "") or "")  # declared by the settings table
+    if not owner_url:
+        await migrate(engine)
+        return
+    owner = create_async_engine(owner_url, poolclass=NullPool, hide_parameters=True)
+    try:
+        await migrate(owner)
+    finally:
+        await owner.dispose()
+
+
 async def scrub(engine: AsyncEngine | async_sessionmaker[AsyncSession]) -> None:
     """After personal data was deleted or overwritten (purge, anonymisation): on SQLite, move the write-ahead log
     into the database file and truncate it (``PRAGMA wal_checkpoint(TRUNCATE)``), so that the old versions of the
@@ -200,7 +215,7 @@ async def database_ok(engine: AsyncEngine) -> bool:
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: open the engine, migrate, share a sessionmaker; dispose at shutdown."""
     engine = create_engine(app[settings_key])
-    await migrate(engine)
+    await migrate_as_owner(app[settings_key], engine)
     app[engine_key] = engine
     app[sessionmaker_key] = make_sessionmaker(engine)
     yield
