@@ -208,6 +208,7 @@ ServerMessage = (
 # -- parsing ---------------------------------------------------------------------------------------------------
 
 _decode = msgspec.json.Decoder(ClientMessage).decode
+_encode = msgspec.json.Encoder().encode
 # The relayed types, most frequent first: isinstance() against a Struct class is quick for an exact match and
 # slower (~0.1 us) for a miss, so test for these with isinstance(msg, RELAYED) rather than for a base class.
 RELAYED = (Candidate, Offer, Answer, Renegotiate)
@@ -223,10 +224,24 @@ def parse(text: str) -> ClientMessage:
         raise ProtocolError("invalid_json", "the message is not valid JSON") from None
     if msg.v is UNSET:
         raise ProtocolError("invalid_message", "field 'v' (the protocol version) is required", msg.type)
-    # A relayed frame is passed on as sent plus "from"; one that carries its own "from" is re-encoded instead.
-    if isinstance(msg, RELAYED) and not msg.client_from:
-        msg.__dict__["raw"] = text
+    # A relayed frame is passed on as sent plus "from"; one that carries its own "from" loses it first.
+    if isinstance(msg, RELAYED):
+        msg.__dict__["raw"] = _without_from(text) if msg.client_from else text
     return msg
+
+
+_decode_any = msgspec.json.Decoder().decode
+
+
+def _without_from(text: str) -> str:
+    """A valid frame as sent minus its ``from`` (however escaped, however often), for the relay to pass on; or ""
+    (the relay then re-encodes the typed fields only) when a field it ignores holds a number beyond a double."""
+    try:
+        fields = _decode_any(text)
+    except (msgspec.DecodeError, RecursionError):
+        return ""
+    fields.pop("from", None)
+    return _encode(fields).decode()
 
 
 def _rejected(text: str, reason: str) -> ProtocolError:
@@ -282,8 +297,6 @@ def explain(reason: str) -> str:
 
 # -- serialising -----------------------------------------------------------------------------------------------
 
-_encode = msgspec.json.Encoder().encode
-
 
 @lru_cache(maxsize=4096)
 def _from(sender: str) -> str:
@@ -318,10 +331,11 @@ def _relay_anew(msg: Relay) -> str:
 def serialise(msg: ServerMessage) -> str:
     """A server message -> one JSON text frame (compact, UTF-8).
 
-    A relayed offer, answer, candidate or renegotiate request that was parsed from a frame without a ``from`` is
-    passed on as sent with ``from`` put first: the hot relay path then costs a string concatenation instead of an
-    encoding. (``parse`` has validated the frame, and JSON readers keep the last of duplicate keys: there is none,
-    since a frame carrying any ``from`` key, however escaped, is re-encoded instead.)
+    A relayed offer, answer, candidate or renegotiate request that was parsed from a frame is passed on as sent
+    (less a ``from`` of the client's) with the server's ``from`` put first: the hot relay path then costs a string
+    concatenation instead of an encoding. (``parse`` has validated the frame, and JSON readers keep the last of
+    duplicate keys: there is none, since ``parse`` took any ``from`` key, however escaped, out of a frame that
+    carried one.)
     """
     if type(msg) is Relay:
         raw = msg.message.raw

@@ -230,4 +230,4 @@ def test_relay_of_a_frame_with_its_own_from_cannot_spoof(key: str) -> None:
     assert isinstance(msg, p.Offer)
     text = p.serialise(p.Relay("c1", msg))
     assert text.count('"from"') == 1 and "u006f" not in text
-    assert json.loads(text) == {"v": 1, "type": "offer", "from": "c1", "sdp": "v=0"}
+    assert json.loads(text) == {"v": 1, "type": "offer", "from": "c1", "to": "o1", "sdp": "v=0"}
