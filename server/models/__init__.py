@@ -32,6 +32,7 @@ from server.models.core import (
     new_id,
     utcnow,
 )
+from server.models.mfa import MfaPendingLogin, MfaRecoveryCode, StaffMfa
 from server.models.scheduling import (
     Availability,
     AvailabilityOverride,
@@ -72,6 +73,8 @@ __all__ = [
     "LocalService",
     "LoginThrottle",
     "MeetingSeries",
+    "MfaPendingLogin",
+    "MfaRecoveryCode",
     "OpeningHours",
     "OutboxMessage",
     "OutboxStatus",
@@ -89,6 +92,7 @@ __all__ = [
     "SeriesInvitee",
     "Service",
     "Staff",
+    "StaffMfa",
     "StaffSession",
     "SupervisionRoom",
     "UTCDateTime",
