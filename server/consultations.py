@@ -4,7 +4,9 @@ The join link carries a 140-bit token (easy to dictate, see :mod:`server.crypto`
 the consultation. Opening the link exchanges the token for a citizen pass (another random secret, kept in an
 HttpOnly cookie) and redirects to a clean URL.
 The link works again within its window (an email link gets clicked twice, a phone battery dies), but each
-exchange revokes earlier passes: one device at a time holds the citizen's seat.
+exchange revokes earlier passes: one device at a time holds the citizen's seat (the earlier device's open
+signaling sockets are closed, :mod:`signaling.sockets`). A new link revokes the pass too; an ended session's pass
+opens nothing.
 """
 
 from __future__ import annotations
@@ -101,11 +103,13 @@ async def create_consultation(
 
 
 async def reissue_token(sessionmaker: async_sessionmaker[AsyncSession], operator: Staff, consultation_id: str) -> str:
-    """A new join token for the operator's consultation; the old link stops working."""
+    """A new join token for the operator's consultation; the old link stops working, and so does the pass (cookie)
+    it was exchanged for: the citizen's open sockets are closed and they need the new link to come back."""
     token = new_join_token()
     async with sessionmaker.begin() as db:
         consultation = await _owned(db, operator, consultation_id)
         consultation.token_hash = join_digest(token)
+        await revoke_passes(db, consultation.id)
         record(db, f"staff:{operator.id}", "reissue_link", "consultation", consultation.id)
     return token
 
@@ -195,7 +199,9 @@ async def lookup_pass(
 
 
 async def end_consultation(sessionmaker: async_sessionmaker[AsyncSession], consultation_id: str, actor: str) -> None:
-    """Mark the consultation ended (its join link and the citizen's pass stop opening the room); idempotent."""
+    """Mark the consultation ended; idempotent. That revokes the citizen's pass in effect: an ended consultation's
+    link and cookie open nothing (:func:`window_state` is ENDED) and its open sockets are closed. The pass row is
+    kept so that ``/call`` can tell the citizen that the session ended rather than that the link is not active."""
     async with sessionmaker.begin() as db:
         consultation = await db.get(Consultation, consultation_id)
         if consultation is None or consultation.status == ConsultationStatus.ENDED:
