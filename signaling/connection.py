@@ -2,7 +2,8 @@
 
 Messages for a socket are queued (:meth:`Connection.send`) and written in order by the writer task, so that the
 room logic never waits on a slow client and one stalled socket cannot hold up the others. A client that does not
-read what it is sent (its outbox passes :data:`MAX_OUTBOX` messages) is dropped with 1008.
+read what it is sent (its outbox passes :data:`MAX_OUTBOX` messages) is dropped with 1008. The handshake, the caps
+and the read loop every endpoint shares are in :mod:`signaling.sockets`.
 """
 
 from __future__ import annotations
@@ -17,9 +18,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from server.identity import Identity, identify
-from server.origins import origin_allowed
-from server.settings import Settings
+from server.identity import Identity
 from signaling import protocol as p
 
 log = logging.getLogger(__name__)
@@ -132,29 +131,6 @@ class Connection:
         self.closing = True
         self._writer.cancel()
         await asyncio.gather(self._writer, return_exceptions=True)
-
-
-async def handshake(request: web.Request, settings: Settings, *, staff_only: bool = False) -> Identity | web.Response:
-    """Who opens this socket, or the refusal to answer before upgrading: 403 for a foreign Origin, 401 without a
-    valid staff or citizen cookie, 403 for a citizen when ``staff_only``."""
-    if not origin_allowed(settings, request.headers.get("Origin")):
-        log.info("signaling handshake refused", extra={"event": "ws_origin_refused", "status": 403})
-        return web.json_response({"error": "origin_not_allowed"}, status=403)
-    identity = await identify(request)
-    if identity is None:
-        log.info("signaling handshake refused", extra={"event": "ws_not_authenticated", "status": 401})
-        return web.json_response({"error": "not_authenticated"}, status=401)
-    if staff_only and (identity.kind != "staff" or identity.staff is None):
-        log.info("signaling handshake refused", extra={"event": "ws_staff_only", "status": 403})
-        return web.json_response({"error": "staff_only"}, status=403)
-    return identity
-
-
-async def upgrade(request: web.Request, settings: Settings, identity: Identity) -> Connection:
-    """Upgrade to a WebSocket (heartbeat, frame limit) and start its :class:`Connection`."""
-    ws = web.WebSocketResponse(heartbeat=settings.ws_heartbeat_seconds, max_msg_size=MAX_FRAME)
-    await ws.prepare(request)
-    return Connection(ws, identity, settings.ws_messages_per_second)
 
 
 def send_error(conn: Connection, code: str, message: str, ref: str | None) -> None:

@@ -1,6 +1,7 @@
 """``GET /ws/group``: the socket of group supervision rooms, and the glue between sockets, the pure
 :class:`~signaling.group.GroupRoom` and the SFU (:mod:`signaling.sfu`).
 
+The socket's life (handshake, caps, read loop, shutdown) is the shared :class:`~signaling.sockets.SocketHub`'s.
 Rooms are staff-only: a citizen cookie is refused at the handshake (403). A group room lives in the process that
 holds its media (the embedded SFU), so its messages go straight to the sockets of this process rather than through
 the bus. What the SFU must tell a client (SDP, candidates, which transceiver carries whom) is sent at once, in
@@ -15,17 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from server import supervision
 from server.errors import Forbidden, NotFound
 from server.identity import Identity
 from server.keys import group_hub_key, sessionmaker_key, settings_key
 from signaling import protocol as p
-from signaling.connection import CLOSE_GOING_AWAY, CLOSE_UNSUPPORTED, Connection, handshake, refuse, send_error, upgrade
+from signaling.connection import Connection, send_error
 from signaling.group import Attendance, Effect, GroupRoom, MeetingEnded, Route, SfuJoin, SfuLeave, ToSfu
 from signaling.group_messages import SfuCandidate, SfuSdp, Track, Tracks
 from signaling.rooms import Close, Send
@@ -42,6 +42,7 @@ from signaling.sfu import (
     TracksOut,
 )
 from signaling.sfu.embedded import EmbeddedSfu
+from signaling.sockets import SocketHub, add_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -62,14 +63,15 @@ class _Open:
     moderators: set[str] = field(default_factory=set)
 
 
-class GroupHub:
+class GroupHub(SocketHub):
     """Every group socket and room of this process. Created in the cleanup context (:func:`setup_group_hub`)."""
 
+    staff_only = True
+    path = "/ws/group"
+
     def __init__(self, app: web.Application, sfu: Sfu) -> None:
-        self._app = app
-        self._settings = app[settings_key]
+        super().__init__(app)
         self._sfu = sfu
-        self._connections: dict[str, Connection] = {}
         self._rooms: dict[str, _Open] = {}
         self._writes: asyncio.Queue[Attendance | MeetingEnded | None] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop(), name="group-hub-writer")
@@ -85,40 +87,16 @@ class GroupHub:
 
     # -- the socket's life -----------------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        identity = await handshake(request, self._settings, staff_only=True)
-        if not isinstance(identity, Identity):
-            return identity
-        conn = await upgrade(request, self._settings, identity)
-        ws = conn.ws
-        self._connections[conn.id] = conn
-        try:
-            async for msg in ws:
-                if msg.type is WSMsgType.TEXT:
-                    await self._on_text(conn, msg.data)
-                elif msg.type is WSMsgType.BINARY:
-                    conn.close_soon(CLOSE_UNSUPPORTED, "text frames only")
-            log.info("group socket closed", extra={"event": "ws_closed", "code": ws.close_code})
-        finally:
-            await self._detach(conn)
-        return ws
-
-    async def _detach(self, conn: Connection) -> None:
-        del self._connections[conn.id]
+    async def on_detach(self, conn: Connection) -> None:
         opened = self._rooms.get(conn.room) if conn.room else None
         conn.room = None
         if opened is not None:
             await self._execute(opened, opened.room.disconnect(conn.id))
             await self._forget_if_idle(opened)
-        await conn.stop()
 
     # -- messages --------------------------------------------------------------------------------------------
 
-    async def _on_text(self, conn: Connection, text: str) -> None:
-        allowed = conn.limit.check()
-        if not allowed:
-            refuse(conn, flooding=allowed is None)
-            return
+    async def on_text(self, conn: Connection, text: str) -> None:
         try:
             msg = p.parse(text)
         except p.ProtocolError as exc:
@@ -301,14 +279,9 @@ class GroupHub:
 
     # -- shutdown --------------------------------------------------------------------------------------------
 
-    async def shutdown(self) -> None:
-        """Close every socket with 1001 GOING_AWAY; their handlers then finish on their own."""
-        connections = list(self._connections.values())
-        await asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in connections))
-
     async def close(self) -> None:
         """Stop what is left: writer tasks, updaters, the SFU; then finish the pending register writes."""
-        await asyncio.gather(*(c.stop() for c in self._connections.values()))
+        await super().close()
         for opened in self._rooms.values():
             if opened.updater is not None:
                 opened.updater.cancel()
@@ -324,25 +297,11 @@ def _staff_id(key: str) -> str:
     return key.removeprefix("staff:")
 
 
-async def _group_hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[settings_key]
-    hub = app[group_hub_key] = GroupHub(app, EmbeddedSfu(ice_servers=settings.ice_servers))
-    yield
-    await hub.shutdown()
-    await hub.close()
-
-
-async def _on_shutdown(app: web.Application) -> None:
-    if group_hub_key in app:
-        await app[group_hub_key].shutdown()
-
-
-async def _ws(request: web.Request) -> web.StreamResponse:
-    return await request.app[group_hub_key].handle(request)
-
-
 def setup_group_hub(app: web.Application) -> None:
-    """Add ``GET /ws/group`` (named "ws_group"), the hub's cleanup context and the GOING_AWAY close at shutdown."""
-    app.router.add_get("/ws/group", _ws, name="ws_group")
-    app.cleanup_ctx.append(_group_hub_ctx)
-    app.on_shutdown.append(_on_shutdown)
+    """Add ``GET /ws/group`` (named "ws_group"), its hub (with the embedded SFU) and the GOING_AWAY close at
+    shutdown."""
+
+    def make(app: web.Application) -> GroupHub:
+        return GroupHub(app, EmbeddedSfu(ice_servers=app[settings_key].ice_servers))
+
+    add_endpoint(app, "/ws/group", "ws_group", group_hub_key, make)

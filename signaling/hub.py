@@ -1,104 +1,56 @@
-"""The signaling hub: ``GET /ws``, the handshake checks, and the glue between sockets, rooms and the bus.
+"""The signaling hub: ``GET /ws``, the glue between sockets, rooms and the bus.
 
-Each socket has a reader (the request handler, :meth:`Hub.serve`) and a writer task (:mod:`signaling.connection`).
-Frames are parsed into typed messages (:mod:`signaling.protocol`), handed to the pure room state machine
-(:mod:`signaling.rooms`), and the effects it returns are published on the bus (:mod:`signaling.bus`), whose
-subscriber delivers them to the sockets of this process. Logs carry event names, room ids and close codes only:
-never chat text, SDP, names or tokens.
+The socket's life (handshake, caps, the read loop, shutdown) is the shared :class:`~signaling.sockets.SocketHub`'s;
+each socket has a writer task (:mod:`signaling.connection`). Frames within the rate limit are parsed into typed
+messages (:mod:`signaling.protocol`), handed to the pure room state machine (:mod:`signaling.rooms`), and the
+effects it returns are published on the bus (:mod:`signaling.bus`), whose subscriber delivers them to the sockets
+of this process. Logs carry event names, room ids and close codes only: never chat text, SDP, names or tokens.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from server import consultations
 from server.errors import Forbidden, NotFound
 from server.identity import Identity, RoomEnded, grant
-from server.keys import hub_key, sessionmaker_key, settings_key
+from server.keys import hub_key, sessionmaker_key
 from signaling import protocol as p
 from signaling.bus import Bus, Event, InProcessBus, Subscription
-from signaling.connection import (
-    CLOSE_GOING_AWAY,
-    CLOSE_UNSUPPORTED,
-    Connection,
-    handshake,
-    refuse,
-    send_error,
-    upgrade,
-)
+from signaling.connection import Connection, send_error
 from signaling.rooms import Close, Effect, MarkEnded, Room, Send
+from signaling.sockets import SocketHub, add_endpoint
 
 log = logging.getLogger(__name__)
 
-# Bound once: looking up an enum member (WSMsgType.TEXT) costs about 0.1 us a time on Python 3.11.
-_TEXT, _BINARY, _ERROR = WSMsgType.TEXT, WSMsgType.BINARY, WSMsgType.ERROR
 
+class Hub(SocketHub):
+    """Every consultation socket and room of this process. Created in the cleanup context (:func:`setup_hub`)."""
 
-class Hub:
-    """Every socket and room of this process. Create it in the cleanup context; see :func:`setup_hub`."""
+    path = "/ws"
 
     def __init__(self, app: web.Application, bus: Bus) -> None:
-        self._app = app
-        self._settings = app[settings_key]
+        super().__init__(app)
         self._bus = bus
-        self._connections: dict[str, Connection] = {}
         self._rooms: dict[str, Room] = {}
         self._subscriptions: dict[str, Subscription] = {}
 
-    @property
-    def connection_count(self) -> int:
-        return len(self._connections)
-
-    # -- the socket's life -----------------------------------------------------------------------------------
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """``GET /ws``: check Origin and identity before upgrading, then serve the socket until it closes."""
-        identity = await handshake(request, self._settings)
-        if not isinstance(identity, Identity):
-            return identity
-        conn = await upgrade(request, self._settings, identity)
-        self._connections[conn.id] = conn
-        try:
-            await self._read(conn)
-        finally:
-            await self._detach(conn)
-        return conn.ws
-
-    async def _read(self, conn: Connection) -> None:
-        async for msg in conn.ws:
-            if msg.type is _TEXT:
-                await self._on_text(conn, msg.data)
-            elif msg.type is _BINARY:
-                conn.close_soon(CLOSE_UNSUPPORTED, "text frames only")
-            elif msg.type is _ERROR:
-                # aiohttp has already closed the socket, e.g. with 1009 for a frame over MAX_FRAME.
-                log.info("signaling socket error", extra={"event": "ws_error", "code": conn.ws.close_code})
-        log.info("signaling socket closed", extra={"event": "ws_closed", "code": conn.ws.close_code})
-
-    async def _detach(self, conn: Connection) -> None:
-        del self._connections[conn.id]
+    async def on_detach(self, conn: Connection) -> None:
         room = self._rooms.get(conn.room) if conn.room else None
         conn.room = None
         if room is not None:
             await self._execute(room, room.disconnect(conn.id))
             await self._forget_if_idle(room)
-        await conn.stop()
 
     # -- messages --------------------------------------------------------------------------------------------
 
-    async def _on_text(self, conn: Connection, text: str) -> None:
-        """One text frame: the rate limit, parsing, then the room's policy and its effects.
+    async def on_text(self, conn: Connection, text: str) -> None:
+        """One text frame within the rate limit: parsing, then the room's policy and its effects.
 
         This is the hot path (every relayed offer, answer and candidate), hence one coroutine rather than several.
         """
-        allowed = conn.limit.check()
-        if not allowed:
-            refuse(conn, flooding=allowed is None)
-            return
         try:
             msg = p.parse(text)
         except p.ProtocolError as exc:
@@ -206,20 +158,14 @@ class Hub:
 
     # -- shutdown --------------------------------------------------------------------------------------------
 
-    async def shutdown(self) -> None:
-        """Close every socket with 1001 GOING_AWAY; their handlers then finish on their own."""
-        connections = list(self._connections.values())
-        if connections:
-            log.info("signaling shutdown", extra={"event": "ws_shutdown", "code": CLOSE_GOING_AWAY})
-        await asyncio.gather(*(c.close(CLOSE_GOING_AWAY, "server shutting down") for c in connections))
-
     async def close(self) -> None:
-        """Stop what is left (after :meth:`shutdown`): writer tasks, subscriptions."""
-        await asyncio.gather(*(c.stop() for c in self._connections.values()))
+        """Stop what is left (after :meth:`shutdown`): writer tasks, subscriptions, the bus."""
+        await super().close()
         for subscription in self._subscriptions.values():
             await subscription.cancel()
         self._subscriptions.clear()
         self._rooms.clear()
+        await self._bus.close()
 
 
 _GRANT_ERRORS = {
@@ -229,26 +175,6 @@ _GRANT_ERRORS = {
 }
 
 
-async def _hub_ctx(app: web.Application) -> AsyncIterator[None]:
-    bus = InProcessBus()
-    hub = app[hub_key] = Hub(app, bus)
-    yield
-    await hub.shutdown()  # normally done already by on_shutdown, before aiohttp waits for the handlers
-    await hub.close()
-    await bus.close()
-
-
-async def _on_shutdown(app: web.Application) -> None:
-    if hub_key in app:
-        await app[hub_key].shutdown()
-
-
-async def _ws(request: web.Request) -> web.StreamResponse:
-    return await request.app[hub_key].handle(request)
-
-
 def setup_hub(app: web.Application) -> None:
-    """Add ``GET /ws`` (named "ws"), the hub's cleanup context and the GOING_AWAY close at shutdown."""
-    app.router.add_get("/ws", _ws, name="ws")
-    app.cleanup_ctx.append(_hub_ctx)
-    app.on_shutdown.append(_on_shutdown)
+    """Add ``GET /ws`` (named "ws"), its hub (with an in-process bus) and the GOING_AWAY close at shutdown."""
+    add_endpoint(app, "/ws", "ws", hub_key, lambda app: Hub(app, InProcessBus()))

@@ -1,5 +1,6 @@
-"""``/ws/alerts`` over real sockets: supervisors and coordinators receive a high-risk alert (case code and id, never
-a name); operators, citizens, strangers and foreign Origins are refused at the handshake; shutdown closes 1001."""
+"""``/ws/alerts`` over real sockets: supervisors receive a high-risk alert (case code and id, never a name); the
+roles that server.cases.policy does not let read risk (operators on others' cases, switchboard, coordinators),
+citizens, strangers and foreign Origins are refused at the handshake; shutdown closes 1001."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server import cases
-from server.cases import records
+from server.cases import policy, records
+from server.cases.policy import Action
 from server.keys import alert_hub_key
 from server.models import RiskLevel, Role
 from signaling import alerts
@@ -43,16 +45,16 @@ async def until_listening(client: Client, count: int) -> None:
     raise AssertionError("the sockets did not register")
 
 
-async def test_a_high_risk_assessment_reaches_every_supervisor_and_coordinator(client: Client) -> None:
+async def test_a_high_risk_assessment_reaches_every_supervisor(client: Client) -> None:
     operator = await make_staff(client.app, name="Dott.ssa Rossi")
     supervisor = await make_staff(client.app, role=Role.SUPERVISOR, name="Supervisore")
-    coordinator = await make_staff(client.app, role=Role.COORDINATOR, name="Coordinatrice")
+    colleague = await make_staff(client.app, role=Role.SUPERVISOR, name="Supervisore 2")
     consultation = (await make_consultation(client.app, operator, citizen_name="Maria Bianchi")).consultation
     ctx = cases.context(client.app)
     case = await records.case_of_consultation(ctx, operator, consultation.id)
     async with AlertHarness(client) as h:
         on_duty = await h.connect(await h.operator_browser(supervisor))
-        also = await h.connect(await h.operator_browser(coordinator))
+        also = await h.connect(await h.operator_browser(colleague))
         await until_listening(client, 2)
         await records.assess_risk(ctx, operator, case.id, RiskLevel.HIGH, RiskLevel.NONE)
         await alerts.high_risk(client.app, case_id=case.id, code=case.code, by=f"staff:{operator.id}")
@@ -71,13 +73,25 @@ async def test_a_high_risk_assessment_reaches_every_supervisor_and_coordinator(c
         assert (await on_duty.expect("error"))["code"] == "unknown_type"
 
 
-async def test_operators_citizens_strangers_and_foreign_origins_are_refused(client: Client) -> None:
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.SWITCHBOARD, Role.COORDINATOR])
+async def test_roles_the_policy_keeps_from_risk_are_refused_alerts(client: Client, role: Role) -> None:
+    """server.cases.policy: coordinators see no risk, switchboard staff neither, operators only on their cases."""
+    assert not policy.allowed(role, Action.READ, "other")
+    staff = await make_staff(client.app, role=role)
+    async with AlertHarness(client) as h:
+        assert await h.refused(await h.operator_browser(staff)) == 403
+    assert client.app[alert_hub_key].listeners == 0
+
+
+def test_the_alerted_roles_are_those_the_policy_lets_read_every_cases_risk(make_settings: Any) -> None:
+    assert alerts.alerted_roles(make_settings()) == {Role.SUPERVISOR}
+    assert alerts.alerted_roles(make_settings(supervisors_see_all_cases=False)) == set()
+
+
+async def test_citizens_strangers_and_foreign_origins_are_refused(client: Client) -> None:
     operator = await make_staff(client.app)
-    switchboard = await make_staff(client.app, role=Role.SWITCHBOARD)
     supervisor = await make_staff(client.app, role=Role.SUPERVISOR)
     async with AlertHarness(client) as h:
-        assert await h.refused(await h.operator_browser(operator)) == 403
-        assert await h.refused(await h.operator_browser(switchboard)) == 403
         _, token = await h.consultation(operator)
         assert await h.refused(await h.citizen_browser(token)) == 403
         assert await h.refused(h.browser()) == 401
