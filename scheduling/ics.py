@@ -2,17 +2,20 @@
 
 The event is deliberately neutral: its title is "Appuntamento"/"Appointment" and nothing in it names the service,
 because a calendar entry is often seen by others (a shared family calendar, a phone's lock screen). The join link
-is the citizen's own link. The UID is stable per booking so that a calendar updates the same entry when the
-session is moved (a higher SEQUENCE) or cancelled (METHOD:CANCEL).
+is the citizen's own link; an outbox row keeps the ``.ics`` with the link redacted (:mod:`server.outbox`), and
+:func:`with_links` puts the real one back just before sending. The UID is stable per booking so that a calendar
+updates the same entry when the session is moved (a higher SEQUENCE) or cancelled (METHOD:CANCEL).
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from icalendar.prop import vCalAddress, vDDDTypes, vInt, vText, vUri
 
 from server.models import Booking
+from server.outbox import Links, put_links
 
 SUMMARY = {"it": "Appuntamento", "en": "Appointment"}
 DESCRIPTION = {
@@ -85,6 +88,17 @@ def _folded(line: str, limit: int = 75) -> str:
         parts.append(data[start:end].decode())
         start, room = end, limit - 1  # continuation lines start with a space
     return "\r\n ".join(parts) + "\r\n"
+
+
+_FOLD = re.compile(r"\r?\n[ \t]")
+
+
+def with_links(ics: str, links: Links) -> str:
+    """The calendar text with the redacted links replaced by the real ones: unfolded first (a link may be split
+    over two lines), then folded again, so the lines stay within 75 octets."""
+    if not links:
+        return ics
+    return "".join(_folded(put_links(line, links)) for line in _FOLD.sub("", ics).splitlines())
 
 
 def ics_method(ics: str) -> str:

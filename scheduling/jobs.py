@@ -10,6 +10,10 @@ email. A claim is a lease: a process that dies mid-send leaves rows that become 
 A failed delivery is retried with exponential backoff and marked FAILED after ``mail_max_attempts``. Reminders
 of a cancelled booking are dropped, and so are reminders whose session has already started. Logs carry ids,
 kinds and error class names only, never addresses, subjects or bodies.
+
+A row's links are opened from their seal (:mod:`server.outbox`) only to build the email in memory, and the
+sealed value is deleted as soon as the row is done: sent, kept (no SMTP), or failed for good. A row whose seal
+does not open (a key no longer held) fails at once with ``SealError``.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduling.mail import DELIVERY_ERRORS, Mailer, mailer_for
+from scheduling.mail import DELIVERY_ERRORS, Mailer, mailer_for, outgoing
 from scheduling.notify import REMINDER_PREFIX
-from server.keys import sessionmaker_key, settings_key
+from server import outbox
+from server.keys import keyring_key, sessionmaker_key, settings_key
 from server.models import Booking, BookingStatus, OutboxMessage, OutboxStatus, utcnow
+from server.sealing import Keyring, SealError
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,7 +123,9 @@ async def _stale_reminder(
         log.info("reminder %s dropped: booking cancelled", message.id)
         return True
     if booking.starts_at <= now:
-        await _finish(sessionmaker, message.id, status=OutboxStatus.FAILED, last_error="SessionStarted")
+        await _finish(
+            sessionmaker, message.id, status=OutboxStatus.FAILED, last_error="SessionStarted", sealed_links=None
+        )
         log.info("reminder %s dropped: session already started", message.id)
         return True
     return False
@@ -136,7 +144,9 @@ async def _failed(
     attempts = message.attempts + 1
     error = type(exc).__name__
     if final or attempts >= settings.mail_max_attempts:
-        await _finish(sessionmaker, message.id, attempts=attempts, last_error=error, status=OutboxStatus.FAILED)
+        await _finish(
+            sessionmaker, message.id, attempts=attempts, last_error=error, status=OutboxStatus.FAILED, sealed_links=None
+        )
         log.warning("email %s (%s) failed for good after %d attempts: %s", message.id, message.kind, attempts, error)
         return
     retry_at = now + backoff(attempts)
@@ -145,26 +155,53 @@ async def _failed(
 
 
 async def _deliver(
-    sessionmaker: Sessionmaker, settings: Settings, mailer: Mailer, message: OutboxMessage, now: datetime
+    sessionmaker: Sessionmaker,
+    settings: Settings,
+    mailer: Mailer,
+    keyring: Keyring,
+    message: OutboxMessage,
+    now: datetime,
 ) -> bool:
-    """Deliver one claimed row and record the outcome. True when it was delivered (or kept)."""
+    """Deliver one claimed row, its links opened from their seal and put in, and record the outcome (the sealed
+    links are dropped once it is done). True when it was delivered (or kept)."""
     try:
-        await mailer.deliver(message)
+        email = outgoing(message, outbox.open_links(keyring, message))
+    except SealError as exc:
+        await _failed(sessionmaker, settings, message, exc, now, final=True)
+        return False
+    try:
+        await mailer.deliver(email)
     except DELIVERY_ERRORS as exc:
         await _failed(sessionmaker, settings, message, exc, now, final=False)
         return False
     except Exception as exc:  # e.g. an address the email library refuses: retrying cannot help
         await _failed(sessionmaker, settings, message, exc, now, final=True)
         return False
-    await _finish(sessionmaker, message.id, status=mailer.delivered, sent_at=now, attempts=message.attempts + 1)
+    await _finish(
+        sessionmaker,
+        message.id,
+        status=mailer.delivered,
+        sent_at=now,
+        attempts=message.attempts + 1,
+        sealed_links=None,
+    )
     log.info("email %s (%s) %s", message.id, message.kind, mailer.delivered.value)
     return True
 
 
-async def run_once(sessionmaker: Sessionmaker, settings: Settings, mailer: Mailer, now: datetime | None = None) -> int:
+async def run_once(
+    sessionmaker: Sessionmaker,
+    settings: Settings,
+    mailer: Mailer,
+    now: datetime | None = None,
+    *,
+    keyring: Keyring | None = None,
+) -> int:
     """One round of the sender: claim the due rows, then deliver and record each. Returns how many were
-    delivered. Cancelled midway (shutdown), it gives back the leases of the rows it did not get to."""
+    delivered. Cancelled midway (shutdown), it gives back the leases of the rows it did not get to. ``keyring``
+    opens the rows' links (default: the keyring of ``settings``)."""
     now = now or utcnow()
+    keyring = keyring or outbox.keyring_for(settings)
     claimed = await claim_due(sessionmaker, now)
     if not claimed:
         return 0
@@ -172,7 +209,7 @@ async def run_once(sessionmaker: Sessionmaker, settings: Settings, mailer: Maile
     try:
         for message, booking in await _load(sessionmaker, claimed):
             if not await _stale_reminder(sessionmaker, message, booking, now):
-                delivered += await _deliver(sessionmaker, settings, mailer, message, now)
+                delivered += await _deliver(sessionmaker, settings, mailer, keyring, message, now)
             pending.remove(message.id)
     except asyncio.CancelledError:
         with suppress(Exception):
@@ -181,12 +218,14 @@ async def run_once(sessionmaker: Sessionmaker, settings: Settings, mailer: Maile
     return delivered
 
 
-async def sender_loop(sessionmaker: Sessionmaker, settings: Settings, mailer: Mailer, poll_seconds: float) -> None:
+async def sender_loop(
+    sessionmaker: Sessionmaker, settings: Settings, mailer: Mailer, poll_seconds: float, keyring: Keyring | None = None
+) -> None:
     """Run :func:`run_once` every ``poll_seconds`` until cancelled; a failed round (the database briefly away)
     is logged by class name and the next round tries again."""
     while True:
         try:
-            await run_once(sessionmaker, settings, mailer)
+            await run_once(sessionmaker, settings, mailer, keyring=keyring)
         except Exception as exc:
             log.warning("outbox round failed: %s", type(exc).__name__)
         await asyncio.sleep(poll_seconds)
@@ -196,12 +235,16 @@ JobsContext = Callable[[web.Application], AsyncIterator[None]]
 
 
 def outbox_sender(poll_seconds: float = POLL_SECONDS, mailer: Mailer | None = None) -> JobsContext:
-    """A cleanup context that runs the outbox sender (after ``database_ctx``, whose sessionmaker it uses)."""
+    """A cleanup context that runs the outbox sender (after ``database_ctx``, whose sessionmaker it uses, and the
+    keyring's context, whose keyring opens the links and seals those of the booking emails)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
+        keyring = app.get(keyring_key)
+        if keyring is not None:
+            outbox.remember_keyring(settings, keyring)
         task = asyncio.create_task(
-            sender_loop(app[sessionmaker_key], settings, mailer or mailer_for(settings), poll_seconds),
+            sender_loop(app[sessionmaker_key], settings, mailer or mailer_for(settings), poll_seconds, keyring),
             name="outbox-sender",
         )
         yield

@@ -5,11 +5,18 @@ are returned by :func:`booking_emails` and written with its other rows), so they
 :mod:`scheduling.jobs` sends them when due. The text is rendered here, once, in the citizen's language (Italian
 by default), plain and calm, with the time in Europe/Rome and the numbers to call.
 Bookings made with only a phone number get no email.
+
+The rows hold no usable link: the text and the ``.ics`` carry the join and manage links redacted
+(``https://host/join/••••``) and the links themselves are sealed in the row, bound to its id (:mod:`server.outbox`);
+the sender puts them in at send time and drops them once the email is gone. Reminders are written with the
+booking and keep the same sealed links until their time: they carry the link the citizen already holds, and a
+move or a cancellation deletes them with the pending reminders (a move queues new ones with the new link).
 """
 
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,6 +25,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.ics import booking_ics
+from server import outbox
 from server.db import insert_now
 from server.models import Booking, BookingMode, OutboxMessage, OutboxStatus, Service, utcnow
 from server.settings import Settings
@@ -101,32 +109,51 @@ async def _phone(db: AsyncSession, settings: Settings, booking: Booking) -> str:
     return phone or settings.service_phone
 
 
+@dataclass(frozen=True)
+class _Links:
+    """A message's links: the real ones, sealed in its row, and their redacted forms, written in its text."""
+
+    sealed: outbox.Links
+    join: str = ""  # redacted
+    manage: str = ""  # redacted
+
+    @classmethod
+    def of(cls, join_link: str, manage_link: str) -> _Links:
+        sealed = outbox.placeholders(join_link, manage_link)
+        redacted = {link: shown for shown, link in sealed}
+        return cls(sealed, redacted.get(join_link, ""), redacted.get(manage_link, ""))
+
+
 def _message(
-    booking: Booking, kind: str, subject: str, body: str, send_after: datetime, ics: str | None = None
+    settings: Settings,
+    booking: Booking,
+    kind: str,
+    text: tuple[str, str],
+    send_after: datetime,
+    *,
+    links: _Links | None = None,
+    ics: str | None = None,
 ) -> OutboxMessage:
-    return OutboxMessage(
-        ics=ics,
-        to_address=booking.citizen_email,
-        subject=subject,
-        body=body,
-        kind=kind,
-        booking_id=booking.id,
-        consultation_id=booking.consultation_id,
-        status=OutboxStatus.PENDING,
-        send_after=send_after,
-    )
+    """One row: ``text`` (subject, body) and ``ics`` hold the redacted forms of ``links``, which go in sealed."""
+    subject, body = text
+    return outbox.message(
+        outbox.keyring_for(settings), links.sealed if links else [], to=booking.citizen_email, subject=subject,
+        body=body, ics=ics, kind=kind, booking_id=booking.id, consultation_id=booking.consultation_id,
+        status=OutboxStatus.PENDING, send_after=send_after,
+    )  # fmt: skip
 
 
 def _reminders(
-    settings: Settings, booking: Booking, *, phone: str, lang: str, join_link: str, link: str, now: datetime
+    settings: Settings, booking: Booking, *, phone: str, lang: str, links: _Links, now: datetime
 ) -> list[OutboxMessage]:
-    """One reminder per ``settings.reminder_hours``, due that long before the start; past ones are skipped."""
-    subject, body = render("reminder", booking, settings, phone=phone, lang=lang, join_link=join_link, link=link)
+    """One reminder per ``settings.reminder_hours``, due that long before the start; past ones are skipped. Each
+    keeps the announcement's links (sealed) until its time: the link the citizen already holds."""
+    text = render("reminder", booking, settings, phone=phone, lang=lang, join_link=links.join, link=links.manage)
     reminders = []
     for hours in sorted(set(settings.reminder_hours), reverse=True):
         due = booking.starts_at - timedelta(hours=hours)
         if due > now:
-            reminders.append(_message(booking, f"{REMINDER_PREFIX}{hours}h", subject, body, due))
+            reminders.append(_message(settings, booking, f"{REMINDER_PREFIX}{hours}h", text, due, links=links))
     return reminders
 
 
@@ -163,11 +190,15 @@ def _announcement(
     lang: str,
     now: datetime,
 ) -> list[OutboxMessage]:
-    """The email that gives the citizen a (new) time, due now with its ``.ics``, and that time's reminders."""
-    subject, body = render(kind, booking, settings, phone=phone, lang=lang, join_link=join_link, link=manage_link)
-    ics = booking_ics(booking, join_link=join_link, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now)
-    reminders = _reminders(settings, booking, phone=phone, lang=lang, join_link=join_link, link=manage_link, now=now)
-    return [_message(booking, kind, subject, body, now, ics), *reminders]
+    """The email that gives the citizen a (new) time, due now with its ``.ics``, and that time's reminders (the
+    links written redacted, kept sealed)."""
+    links = _Links.of(join_link, manage_link)
+    text = render(kind, booking, settings, phone=phone, lang=lang, join_link=links.join, link=links.manage)
+    ics = booking_ics(
+        booking, join_link=links.join, lang=lang, sequence=sequence, organizer=settings.mail_from, now=now
+    )
+    reminders = _reminders(settings, booking, phone=phone, lang=lang, links=links, now=now)
+    return [_message(settings, booking, kind, text, now, links=links, ics=ics), *reminders]
 
 
 def booking_emails(
@@ -231,8 +262,8 @@ async def enqueue_cancellation(
     now = now or utcnow()
     phone = await _phone(db, settings, booking)
     sequence = await _next_sequence(db, booking.id)
-    subject, body = render("cancellation", booking, settings, phone=phone, lang=lang, link=book_again_link)
+    text = render("cancellation", booking, settings, phone=phone, lang=lang, link=book_again_link)
     ics = booking_ics(
         booking, join_link="", lang=lang, sequence=sequence, cancel=True, organizer=settings.mail_from, now=now
     )
-    await insert_now(db, _message(booking, "cancellation", subject, body, now, ics))
+    await insert_now(db, _message(settings, booking, "cancellation", text, now, ics=ics))

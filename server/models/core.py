@@ -165,7 +165,11 @@ class OutboxStatus(enum.StrEnum):
 
 class OutboxMessage(Base):
     """An email: sent through SMTP when configured, else kept here for staff to read. Reminders wait here until
-    their ``send_after``; a sender claims a row (``claimed_until``) so two processes never send it twice."""
+    their ``send_after``; a sender claims a row (``claimed_until``) so two processes never send it twice.
+
+    No usable citizen link lies here: ``body`` and ``ics`` carry links redacted (``.../join/••••``) and the real
+    ones are in ``sealed_links`` (sealed, bound to the row's id), put in at send time and then deleted
+    (:mod:`server.outbox`)."""
 
     __tablename__ = "outbox"
 
@@ -174,6 +178,7 @@ class OutboxMessage(Base):
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     ics: Mapped[str | None] = mapped_column(Text, default=None)  # an iCalendar attachment
+    sealed_links: Mapped[str | None] = mapped_column(Text, default=None)  # until sent: the links, sealed
     kind: Mapped[str] = mapped_column(String(40), default="message")  # confirmation, reminder_24h, ...
     consultation_id: Mapped[str | None] = mapped_column(
         ForeignKey("consultation.id", ondelete="SET NULL"), default=None

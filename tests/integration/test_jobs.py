@@ -25,7 +25,7 @@ NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 async def test_a_reminder_is_sent_exactly_once_by_two_racing_processes(database_url: str, tmp_path: Path) -> None:
     with smtp_server() as (port, sink):
-        settings = Settings(smtp_host="127.0.0.1", smtp_port=port)
+        settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port)
         # Two engines on one database: two server processes.
         async with open_db(database_url, tmp_path) as first, open_db(database_url, tmp_path) as second:
             bookings = [await seed_booking(first, NOW + timedelta(days=2, hours=i)) for i in range(3)]
@@ -52,7 +52,7 @@ async def test_a_reminder_is_sent_exactly_once_by_two_racing_processes(database_
 async def test_a_claim_is_exclusive_until_its_lease_ends(database_url: str, tmp_path: Path) -> None:
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, NOW + timedelta(days=2))
-        await enqueue(sm, Settings(reminder_hours=()), booking, NOW)
+        await enqueue(sm, Settings(data_dir=tmp_path, reminder_hours=()), booking, NOW)
         [row] = await outbox(sm)
         results = await asyncio.gather(*(claim_due(sm, NOW) for _ in range(5)))
         assert sorted(results) == [[], [], [], [], [row.id]]
@@ -73,7 +73,7 @@ class StuckMailer(KeepingMailer):
 
 
 async def test_a_sender_stopped_mid_round_gives_back_its_claims(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(reminder_hours=())
+    settings = Settings(data_dir=tmp_path, reminder_hours=())
     async with open_db(database_url, tmp_path) as sm:
         for i in range(3):
             await enqueue(sm, settings, await seed_booking(sm, NOW + timedelta(days=2, hours=i)), NOW)
@@ -90,7 +90,7 @@ async def test_a_sender_stopped_mid_round_gives_back_its_claims(database_url: st
 
 
 async def test_reminders_of_a_cancelled_booking_are_never_sent(database_url: str, tmp_path: Path) -> None:
-    settings = Settings()
+    settings = Settings(data_dir=tmp_path)
     mailer = KeepingMailer()
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, NOW + timedelta(days=2))
@@ -114,7 +114,7 @@ async def test_reminders_of_a_cancelled_booking_are_never_sent(database_url: str
 
 async def test_a_reminder_left_behind_by_a_cancellation_is_dropped(database_url: str, tmp_path: Path) -> None:
     """Even when a booking is cancelled without :func:`enqueue_cancellation`, its reminders do not go out."""
-    settings = Settings()
+    settings = Settings(data_dir=tmp_path)
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, NOW + timedelta(days=2))
         await enqueue(sm, settings, booking, NOW)
@@ -125,7 +125,7 @@ async def test_a_reminder_left_behind_by_a_cancellation_is_dropped(database_url:
 
 
 async def test_moving_replaces_the_reminders_and_bumps_the_sequence(database_url: str, tmp_path: Path) -> None:
-    settings = Settings()
+    settings = Settings(data_dir=tmp_path)
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, NOW + timedelta(days=2))
         await enqueue(sm, settings, booking, NOW)
@@ -152,7 +152,7 @@ async def test_moving_replaces_the_reminders_and_bumps_the_sequence(database_url
 
 
 async def test_a_reminder_whose_session_started_is_not_sent(database_url: str, tmp_path: Path) -> None:
-    settings = Settings(reminder_hours=(24,))
+    settings = Settings(data_dir=tmp_path, reminder_hours=(24,))
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, NOW + timedelta(days=2))
         await enqueue(sm, settings, booking, NOW)

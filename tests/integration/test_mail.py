@@ -141,7 +141,9 @@ async def test_confirmation_arrives_with_the_ics_and_a_join_link_that_works(data
             operator = Staff(id="op", email="op@x.org", name="Op", role=Role.OPERATOR, password_hash="x")
             db.add(operator)
         with smtp_server() as (port, sink):
-            settings = Settings(smtp_host="127.0.0.1", smtp_port=port, mail_from="noreply@ascolto.test")
+            settings = Settings(
+                data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, mail_from="noreply@ascolto.test"
+            )
             new = await create_consultation(sm, settings, operator=operator, citizen_name="Maria", starts_at=now)
             booking = await seed_booking(sm, now + timedelta(minutes=5), consultation_id=new.consultation.id)
             join_link = f"http://127.0.0.1:8080/join/{new.token}"
@@ -177,7 +179,7 @@ async def test_confirmation_arrives_with_the_ics_and_a_join_link_that_works(data
 
 async def test_without_smtp_messages_are_kept_in_the_outbox(database_url: str, tmp_path: Path) -> None:
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    settings = Settings()
+    settings = Settings(data_dir=tmp_path)
     assert isinstance(mailer_for(settings), KeepingMailer)
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, now + timedelta(hours=2))
@@ -195,7 +197,7 @@ async def test_without_smtp_messages_are_kept_in_the_outbox(database_url: str, t
 async def test_smtp_down_is_retried_later_and_nothing_is_lost(database_url: str, tmp_path: Path) -> None:
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     port = free_port()  # nothing listens there yet
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=port)
+    settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port)
     mailer = SmtpMailer(settings)
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, now + timedelta(days=3))
@@ -217,7 +219,9 @@ async def test_smtp_down_is_retried_later_and_nothing_is_lost(database_url: str,
 
 async def test_gives_up_after_the_last_attempt(database_url: str, tmp_path: Path) -> None:
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    settings = Settings(smtp_host="127.0.0.1", smtp_port=free_port(), mail_max_attempts=3, reminder_hours=())
+    settings = Settings(
+        data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=free_port(), mail_max_attempts=3, reminder_hours=()
+    )
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, now + timedelta(days=3))
         await enqueue(sm, settings, booking, now)
@@ -232,7 +236,7 @@ async def test_gives_up_after_the_last_attempt(database_url: str, tmp_path: Path
 
 async def test_english_and_no_email_for_a_phone_only_booking(database_url: str, tmp_path: Path) -> None:
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
-    settings = Settings()
+    settings = Settings(data_dir=tmp_path)
     async with open_db(database_url, tmp_path) as sm:
         booking = await seed_booking(sm, datetime(2026, 12, 7, 9, 30, tzinfo=UTC))
         await enqueue(sm, settings, booking, now, lang="en")
@@ -250,7 +254,7 @@ async def test_a_message_that_cannot_be_built_fails_at_once_and_does_not_block_t
 ) -> None:
     now = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     with smtp_server() as (port, sink):
-        settings = Settings(smtp_host="127.0.0.1", smtp_port=port, reminder_hours=())
+        settings = Settings(data_dir=tmp_path, smtp_host="127.0.0.1", smtp_port=port, reminder_hours=())
         async with open_db(database_url, tmp_path) as sm:
             broken = await seed_booking(sm, now + timedelta(days=2), email_address="a@b\nBcc: x@y")
             fine = await seed_booking(sm, now + timedelta(days=3))
@@ -283,6 +287,8 @@ async def test_emails_can_be_queued_in_the_booking_transaction(database_url: str
                 manage_token_hash="new",
             )
             db.add(booking)
-            await enqueue_booking_emails(db, Settings(), booking, join_link="j", manage_link="m", now=now)
+            await enqueue_booking_emails(
+                db, Settings(data_dir=tmp_path), booking, join_link="j", manage_link="m", now=now
+            )
         rows = [r for r in await outbox(sm) if r.booking_id == booking.id]
         assert sorted(r.kind for r in rows) == ["confirmation", "reminder_1h", "reminder_24h"]

@@ -10,7 +10,7 @@ from aiohttp import web
 from server import auth, consultations, outbox
 from server.errors import InvalidInput, TooManyAttempts
 from server.identity import STAFF_COOKIE
-from server.keys import sessionmaker_key, settings_key
+from server.keys import keyring_key, sessionmaker_key, settings_key
 from server.links import join_url
 from server.models import utcnow
 from web.guard import (
@@ -161,7 +161,9 @@ async def new_link(request: web.Request) -> web.StreamResponse:
 
 
 async def email_link(request: web.Request) -> web.StreamResponse:
-    """Issue a fresh link and put it in an email to the citizen (the outbox, until SMTP arrives)."""
+    """Issue a fresh link and put it in an email to the citizen. The outbox row holds the link redacted and
+    sealed (:mod:`server.outbox`); the operator who asked sees it once here, as after "new link". Without SMTP
+    the email is kept for staff to read, redacted: the page says so, and the operator gives the link in person."""
     session = await require_staff(request)
     await checked_form(request, session)
     sessionmaker = request.app[sessionmaker_key]
@@ -172,21 +174,25 @@ async def email_link(request: web.Request) -> web.StreamResponse:
         return _room_page(request, consultation, None, status=400, notice=notice)
     token = await consultations.reissue_token(sessionmaker, session.staff, consultation_id)
     link = join_url(request.app, token)
+    links = outbox.placeholders(link)
     lang = negotiate(request)
     settings = request.app[settings_key]
     await outbox.enqueue(
         sessionmaker,
+        request.app[keyring_key],
         to=consultation.citizen_email,
         subject=translate(lang, "email.link.subject", service=settings.service_name),
         body=translate(
             lang,
             "email.link.body",
             name=consultation.citizen_name,
-            link=link,
+            link=links[0][0],  # redacted: the link itself goes in sealed
             service=settings.service_name,
             phone=settings.service_phone,
         ),
+        links=links,
         consultation_id=consultation.id,
         actor=f"staff:{session.staff.id}",
     )
-    return _room_page(request, consultation, link, notice="room.email.sent")
+    notice = "room.email.sent" if settings.smtp_host else "room.email.kept"
+    return _room_page(request, consultation, link, notice=notice)
