@@ -1,4 +1,5 @@
-"""Staff authentication: argon2id passwords, server-side sessions, failed-login throttling.
+"""Staff authentication: argon2id passwords, server-side sessions, failed-login throttling, and the start of a
+login that still needs its second factor (finished by :mod:`server.mfa`).
 
 The session cookie holds a random secret; the database keeps only its SHA-256, so a leaked database cannot be
 replayed as cookies. A login always issues a fresh session (rotation); logout deletes it. Sessions end after
@@ -18,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.crypto import digest, new_secret
 from server.errors import InvalidInput, TooManyAttempts
-from server.models import LoginThrottle, Role, Staff, StaffSession, utcnow
+from server.models import LoginThrottle, MfaPendingLogin, Role, Staff, StaffMfa, StaffSession, utcnow
 from server.settings import Settings
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -120,8 +121,11 @@ async def login(
     password: str,
     address: str,
     previous_session: str | None = None,
-) -> tuple[str, SessionInfo] | None:
-    """Check the credentials; on success return a fresh session secret and what it stands for.
+    next_url: str = "/console",
+) -> tuple[str, SessionInfo] | SecondFactorPending | None:
+    """Check the credentials; on success return a fresh session secret and what it stands for, or, when the
+    member's role must use MFA (``mfa_roles``), a :class:`SecondFactorPending` (no session: ``next_url`` waits
+    with it until the code is given).
 
     Returns None for wrong credentials; raises :class:`TooManyAttempts` when throttled (before checking the
     password, so a throttled attacker learns nothing). ``previous_session`` is deleted: ids rotate at login.
@@ -138,10 +142,42 @@ async def login(
         await db.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
         if previous_session:
             await db.execute(delete(StaffSession).where(StaffSession.id_hash == digest(previous_session)))
-        secret = new_secret()
-        session = StaffSession(id_hash=digest(secret), staff_id=staff.id, csrf_token=new_secret())
-        db.add(session)
-    return secret, SessionInfo(staff=staff, csrf_token=session.csrf_token)
+        if mfa_required(settings, staff):
+            return await _start_pending(db, staff, next_url)
+        secret, csrf_token = open_session(db, staff.id)
+    return secret, SessionInfo(staff=staff, csrf_token=csrf_token)
+
+
+# --- the second factor (server.mfa) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SecondFactorPending:
+    """A correct password for a role that must use MFA: no session yet, only a pending login (its cookie value
+    is ``secret``) that the code page, or the enrolment page when ``enrolled`` is false, turns into one."""
+
+    secret: str
+    staff: Staff
+    enrolled: bool
+
+
+def mfa_required(settings: Settings, staff: Staff) -> bool:
+    return staff.role.value in settings.mfa_roles
+
+
+def open_session(db: AsyncSession, staff_id: str) -> tuple[str, str]:
+    """Add a fresh session to the caller's transaction; return its cookie value and its CSRF token."""
+    secret = new_secret()
+    session = StaffSession(id_hash=digest(secret), staff_id=staff_id, csrf_token=new_secret())
+    db.add(session)
+    return secret, session.csrf_token
+
+
+async def _start_pending(db: AsyncSession, staff: Staff, next_url: str) -> SecondFactorPending:
+    confirmed = await db.scalar(select(StaffMfa.confirmed_at).where(StaffMfa.staff_id == staff.id))
+    secret = new_secret()
+    db.add(MfaPendingLogin(id_hash=digest(secret), staff_id=staff.id, csrf_token=new_secret(), next_url=next_url))
+    return SecondFactorPending(secret=secret, staff=staff, enrolled=confirmed is not None)
 
 
 def _expired(session: StaffSession, settings: Settings, now: datetime) -> bool:
