@@ -3,7 +3,9 @@ reaches the waiting room; the operator sees the booking in the agenda and the ci
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Iterator
 from datetime import time, timedelta
 from typing import Any
 
@@ -11,11 +13,31 @@ import pytest
 from sqlalchemy import select
 
 from server.keys import sessionmaker_key
-from server.models import Booking, Consultation, OpeningHours, OutboxMessage, Service, utcnow
+from server.models import Booking, Consultation, OpeningHours, Service, utcnow
+from tests.conftest import MakeClient
 from tests.e2e.conftest import LiveServer, NewContext
 from tests.e2e.flows import citizen_knock, operator_login
+from tests.integration.test_mail import SmtpSink, smtp_server
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, SmtpSink]]:
+    """A real SMTP server on 127.0.0.1: the citizen's email as it leaves the server (the outbox holds its link
+    only sealed, and only until it is sent)."""
+    with smtp_server() as found:
+        yield found
+
+
+@pytest.fixture
+def make_client(make_client: MakeClient, smtp: tuple[int, SmtpSink]) -> MakeClient:
+    """The live server of these tests sends its email to :func:`smtp`."""
+
+    async def make(**overrides: Any) -> Any:
+        return await make_client(smtp_host="127.0.0.1", smtp_port=smtp[0], **overrides)
+
+    return make
 
 
 async def open_service(live_server: LiveServer) -> None:
@@ -42,17 +64,21 @@ async def start_now(live_server: LiveServer) -> None:
         consultation.starts_at, consultation.ends_at = booking.starts_at, booking.ends_at
 
 
-async def link_in_the_email(live_server: LiveServer, to: str) -> str:
-    """The join link as the citizen receives it: from the confirmation email (kept in the outbox, as on a server
-    without SMTP; the SMTP path is tested against a real server in tests/integration/test_mail.py)."""
-    async with live_server.client.app[sessionmaker_key]() as db:
-        mail = await db.scalar(
-            select(OutboxMessage).where(OutboxMessage.to_address == to, OutboxMessage.kind == "confirmation")
-        )
-    assert mail is not None and mail.ics is not None
-    found = re.search(r"https?://\S+/join/\S+", mail.body)
+async def link_in_the_email(sink: SmtpSink, to: str) -> str:
+    """The join link as the citizen receives it: from the confirmation email delivered through SMTP (the
+    background sender polls every few seconds)."""
+    for _ in range(400):
+        mail = next((m for m in sink.messages if m["To"] == to and "confermato" in str(m["Subject"])), None)
+        if mail is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert mail is not None, "no confirmation email arrived"
+    body = mail.get_body(("plain",))
+    assert body is not None
+    found = re.search(r"https?://\S+/join/\S+", body.get_content())
     assert found, "no join link in the confirmation email"
-    assert found.group(0) in mail.ics.replace("\r\n ", "")  # the .ics carries the same link
+    [ics] = [part.get_content() for part in mail.iter_attachments()]
+    assert found.group(0) in ics.replace("\r\n ", "")  # the .ics carries the same link
     return found.group(0)
 
 
@@ -72,12 +98,12 @@ async def citizen_books(page: Any, base_url: str) -> str:
 
 
 async def test_a_citizen_books_online_and_reaches_the_waiting_room(
-    live_server: LiveServer, new_context: NewContext
+    live_server: LiveServer, new_context: NewContext, smtp: tuple[int, SmtpSink]
 ) -> None:
     await open_service(live_server)
     citizen = await (await new_context(viewport={"width": 390, "height": 844})).new_page()
     shown = await citizen_books(citizen, live_server.url)
-    link = await link_in_the_email(live_server, "luca@example.org")
+    link = await link_in_the_email(smtp[1], "luca@example.org")
     assert link == shown and link.startswith(f"{live_server.url}/join/")
 
     await start_now(live_server)
