@@ -18,9 +18,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.crypto import digest, new_secret
-from server.errors import InvalidInput, TooManyAttempts
-from server.models import LoginThrottle, MfaPendingLogin, Role, Staff, StaffMfa, StaffSession, utcnow
+from server.errors import InvalidInput
+from server.models import MfaPendingLogin, Role, Staff, StaffMfa, StaffSession, utcnow
 from server.settings import Settings
+from server.throttle import login_limits, throttle_for
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 
@@ -82,37 +83,6 @@ class SessionInfo:
     csrf_token: str
 
 
-# --- throttling -------------------------------------------------------------------------------------------
-
-
-def throttle_keys(email: str, address: str) -> tuple[str, str]:
-    """Keys for the account and the address; hashed, so the table holds no personal data."""
-    return f"acct:{digest(normalise_email(email))[:64]}", f"addr:{digest(address)[:64]}"
-
-
-async def _check_throttle(db: AsyncSession, keys: tuple[str, ...], settings: Settings) -> None:
-    now = utcnow()
-    window = timedelta(minutes=settings.login_window_minutes)
-    rows = (await db.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))).all()
-    for row in rows:
-        if row.window_start + window > now and row.failures >= settings.login_max_failures:
-            retry_after = int((row.window_start + window - now).total_seconds()) + 1
-            raise TooManyAttempts("too many failed logins; try again later", retry_after=retry_after)
-
-
-async def _record_failure(db: AsyncSession, keys: tuple[str, ...], settings: Settings) -> None:
-    now = utcnow()
-    window = timedelta(minutes=settings.login_window_minutes)
-    for key in keys:
-        row = await db.get(LoginThrottle, key)
-        if row is None:
-            db.add(LoginThrottle(key=key, failures=1, window_start=now))
-        elif row.window_start + window <= now:
-            row.failures, row.window_start = 1, now
-        else:
-            row.failures += 1
-
-
 async def login(
     sessionmaker: async_sessionmaker[AsyncSession],
     settings: Settings,
@@ -127,19 +97,19 @@ async def login(
     member's role must use MFA (``mfa_roles``), a :class:`SecondFactorPending` (no session: ``next_url`` waits
     with it until the code is given).
 
-    Returns None for wrong credentials; raises :class:`TooManyAttempts` when throttled (before checking the
-    password, so a throttled attacker learns nothing). ``previous_session`` is deleted: ids rotate at login.
+    Returns None for wrong credentials; raises :class:`TooManyAttempts` when throttled (:mod:`server.throttle`:
+    the attempt is counted before the password is checked, so a throttled attacker learns nothing).
+    ``previous_session`` is deleted: ids rotate at login.
     """
-    keys = throttle_keys(email, address)
+    throttle, limits = throttle_for(sessionmaker, settings), login_limits(settings, email, address)
+    await throttle.attempt(limits)  # counted before the password is checked: racers cannot all be checked
     async with sessionmaker.begin() as db:
-        await _check_throttle(db, keys, settings)
         staff = await db.scalar(select(Staff).where(Staff.email == normalise_email(email)))
     ok = await verify_password(staff.password_hash if staff else _DUMMY_HASH, password)
+    if not ok or staff is None or not staff.active:
+        return None
+    await throttle.succeeded(limits)
     async with sessionmaker.begin() as db:
-        if not ok or staff is None or not staff.active:
-            await _record_failure(db, keys, settings)
-            return None
-        await db.execute(delete(LoginThrottle).where(LoginThrottle.key == keys[0]))
         if previous_session:
             await db.execute(delete(StaffSession).where(StaffSession.id_hash == digest(previous_session)))
         if mfa_required(settings, staff):

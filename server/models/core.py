@@ -89,13 +89,15 @@ class StaffSession(Base):
 
 
 class LoginThrottle(Base):
-    """Failed logins per key (a hashed account or a hashed address) within the current window."""
+    """Login attempts counted under one key (a hashed account, account and address, or address; see
+    :mod:`server.throttle`) since it was last quiet for ``login_window_minutes``, and until when it waits."""
 
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # the last counted attempt
+    waits_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)  # no attempt before this
 
 
 class Service(Base):

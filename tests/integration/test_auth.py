@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from sqlalchemy import update
 
 from server.identity import STAFF_COOKIE
 from server.keys import sessionmaker_key
-from server.models import StaffSession, utcnow
+from server.models import LoginThrottle, StaffSession, utcnow
 from tests.conftest import MakeClient
 from tests.factories import PASSWORD, csrf_from, login, make_staff
 
@@ -24,10 +25,12 @@ async def _login_form(client: TestClient[Any, Any]) -> str:
     return csrf_from(await (await client.get("/login")).text())
 
 
-async def _post_login(client: TestClient[Any, Any], email: str, password: str, **extra: str) -> Any:
+async def _post_login(
+    client: TestClient[Any, Any], email: str, password: str, headers: dict[str, str] | None = None, **extra: str
+) -> Any:
     token = await _login_form(client)
     data = {"email": email, "password": password, "csrf_token": token, **extra}
-    return await client.post("/login", data=data, allow_redirects=False)
+    return await client.post("/login", data=data, headers=headers, allow_redirects=False)
 
 
 async def test_login_sets_an_httponly_session_and_logout_ends_it(client: TestClient[Any, Any]) -> None:
@@ -108,12 +111,81 @@ async def test_failed_logins_are_throttled_per_account(make_client: MakeClient) 
     assert "Troppi tentativi" in await throttled.text()
 
 
-async def test_failed_logins_are_throttled_per_address(make_client: MakeClient) -> None:
+async def test_guesses_at_other_accounts_from_the_same_address_do_not_lock_a_colleague_out(
+    make_client: MakeClient,
+) -> None:
     client = await make_client(login_max_failures=3)
     staff = await make_staff(client.app)
-    for n in range(3):
+    for n in range(4):
         assert (await _post_login(client, f"guess{n}@example.org", "wrong password!")).status == 401
+    assert (await _post_login(client, staff.email, PASSWORD)).status == 303
+
+
+async def test_a_colleague_behind_the_same_address_logs_in_while_another_account_waits(
+    make_client: MakeClient,
+) -> None:
+    client = await make_client(login_max_failures=3)
+    attacked, colleague = await make_staff(client.app), await make_staff(client.app)
+    for _ in range(3):
+        assert (await _post_login(client, attacked.email, "wrong password!")).status == 401
+    assert (await _post_login(client, attacked.email, "wrong password!")).status == 429
+    assert (await _post_login(client, colleague.email, PASSWORD)).status == 303
+
+
+async def test_one_address_spraying_many_accounts_meets_a_ceiling(make_client: MakeClient) -> None:
+    client = await make_client(login_max_failures=1)  # the address alone allows 20 times as many
+    for n in range(20):
+        assert (await _post_login(client, f"guess{n}@example.org", "wrong password!")).status == 401
+    assert (await _post_login(client, "guess20@example.org", "wrong password!")).status == 429
+
+
+async def test_parallel_wrong_passwords_are_checked_at_most_up_to_the_threshold(make_client: MakeClient) -> None:
+    client = await make_client(login_max_failures=5)
+    staff = await make_staff(client.app)
+    token = await _login_form(client)
+    data = {"email": staff.email, "password": "wrong password!", "csrf_token": token}
+    responses = await asyncio.gather(*(client.post("/login", data=data) for _ in range(40)))
+    statuses = [response.status for response in responses]
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses.count(401) <= 5  # only these reached the password check
+
+
+async def test_concurrent_first_failures_answer_401_or_429_never_500(make_client: MakeClient) -> None:
+    client = await make_client()
+    token = await _login_form(client)
+    for n in range(5):  # a few rounds: the race is between two first failures of one account
+        data = {"email": f"guess{n}@example.org", "password": "wrong password!", "csrf_token": token}
+        responses = await asyncio.gather(client.post("/login", data=data), client.post("/login", data=data))
+        assert {response.status for response in responses} <= {401, 429}
+
+
+async def test_a_right_password_after_the_wait_logs_in(make_client: MakeClient) -> None:
+    client = await make_client(login_max_failures=2)
+    staff = await make_staff(client.app)
+    for _ in range(2):
+        assert (await _post_login(client, staff.email, "wrong password!")).status == 401
     assert (await _post_login(client, staff.email, PASSWORD)).status == 429
+    async with client.app[sessionmaker_key].begin() as db:  # the wait is over (the schedule has its own test)
+        await db.execute(update(LoginThrottle).values(waits_until=utcnow() - timedelta(seconds=1)))
+    assert (await _post_login(client, staff.email, PASSWORD)).status == 303
+
+
+async def test_a_trusted_proxys_forwarded_for_is_the_address_and_an_untrusted_peers_is_not(
+    make_client: MakeClient,
+) -> None:
+    trusted = await make_client(login_max_failures=2, trusted_proxies=("127.0.0.0/8",))
+    staff = await make_staff(trusted.app)
+    guesser, owner = {"X-Forwarded-For": "198.51.100.1"}, {"X-Forwarded-For": "203.0.113.9"}
+    for _ in range(2):
+        assert (await _post_login(trusted, staff.email, "wrong password!", headers=guesser)).status == 401
+    assert (await _post_login(trusted, staff.email, PASSWORD, headers=guesser)).status == 429
+    assert (await _post_login(trusted, staff.email, PASSWORD, headers=owner)).status == 303
+
+    untrusted = await make_client(login_max_failures=2)  # no trusted proxies: the header is anybody's to write
+    staff = await make_staff(untrusted.app)
+    for _ in range(2):
+        assert (await _post_login(untrusted, staff.email, "wrong password!", headers=guesser)).status == 401
+    assert (await _post_login(untrusted, staff.email, PASSWORD, headers=owner)).status == 429
 
 
 async def _age_sessions(client: TestClient[Any, Any], **delta: timedelta) -> None:
