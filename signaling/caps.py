@@ -2,9 +2,10 @@
 
 One :class:`Sockets` registry per application (under :data:`sockets_key`) counts the sockets of ``/ws``,
 ``/ws/group`` and ``/ws/alerts`` together against ``ws_max_per_identity`` (per citizen pass or staff member),
-``ws_max_per_address`` and ``ws_max_total``. A place is reserved before the upgrade (no await between the check
-and the reservation) and released when the socket is gone; a handshake over a cap is answered 429 with
-``{"error": "too_many_sockets", "limit": "identity" | "address" | "total"}``.
+``ws_max_per_address`` (the address is :func:`server.client_address.client_address`'s, which believes
+``X-Forwarded-For`` from trusted proxies only) and ``ws_max_total``. A place is reserved before the upgrade (no
+await between the check and the reservation) and released when the socket is gone; a handshake over a cap is
+answered 429 with ``{"error": "too_many_sockets", "limit": "identity" | "address" | "total"}``.
 
 Refusals are logged once per burst (:class:`RefusalLog`): the first refusal of a key, then how many followed once
 that key has been quiet for a while. The log names the limit only, never the identity or the address.
@@ -33,15 +34,6 @@ class Limit(enum.StrEnum):
     IDENTITY = "identity"
     ADDRESS = "address"
     TOTAL = "total"
-
-
-def client_address(request: web.Request) -> str:
-    """The client address of this request, for the per-address cap.
-
-    ``request.remote`` until ``server.client_address`` (which believes X-Forwarded-For from trusted proxies only)
-    is there to be called from here.
-    """
-    return request.remote or ""
 
 
 @dataclass

@@ -21,11 +21,12 @@ from typing import ClassVar, TypeVar
 
 from aiohttp import WSMsgType, web
 
+from server.client_address import client_address
 from server.identity import Identity, Standing, identify, standings
 from server.keys import sessionmaker_key, settings_key
 from server.origins import origin_allowed
 from server.settings import Settings
-from signaling.caps import Sockets, client_address, sockets_key
+from signaling.caps import Sockets, sockets_key
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_UNSUPPORTED, MAX_FRAME, Connection, refuse
 from signaling.rooms import CLOSE_REPLACED
 

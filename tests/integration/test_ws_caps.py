@@ -117,3 +117,17 @@ async def test_refused_handshakes_are_not_counted(make_client: Any) -> None:
         assert (await refusal(h, citizen, "/ws/group"))[0] == 403
         assert (await refusal(h, h.browser()))[0] == 401
         assert client.app[sockets_key].total == 1
+
+
+async def test_behind_a_trusted_proxy_the_address_cap_counts_the_forwarded_client(make_client: Any) -> None:
+    client: Client = await make_client(trusted_proxies=("127.0.0.0/8",), ws_max_per_identity=10, ws_max_per_address=1)
+    async with Harness(client) as h:
+        operator = await h.staff()
+        browser = await h.operator_browser(operator)
+        headers = {"Origin": h.origin}
+        for forwarded in ("198.51.100.1", "198.51.100.2"):  # two clients behind the same proxy
+            ws = await browser.ws_connect(f"{h.base}/ws", headers={**headers, "X-Forwarded-For": forwarded})
+            h._peers.append(Peer(ws, browser))
+        with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+            await browser.ws_connect(f"{h.base}/ws", headers={**headers, "X-Forwarded-For": "198.51.100.1"})
+        assert info.value.status == 429
