@@ -78,7 +78,20 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-async def _create_user(sm: async_sessionmaker[AsyncSession], _settings: Settings, args: argparse.Namespace) -> int:
+def mfa_lines(settings: Settings, roles: set[str]) -> list[str]:
+    """What a newcomer of these roles needs to know about the second factor at their first login."""
+    required = sorted(roles & set(settings.mfa_roles))
+    if not required:
+        return []
+    return [
+        f"two-step verification (MFA) is required for: {', '.join(required)}.",
+        "  At the first login they are led through enrolment: an authenticator app on the phone (FreeOTP, Aegis,",
+        "  Google or Microsoft Authenticator) scans a QR code; ten one-time recovery codes are shown once.",
+        "  For a demo without it, start the server with ASCOLTO_MFA_ROLES= (empty: no role must).",
+    ]
+
+
+async def _create_user(sm: async_sessionmaker[AsyncSession], settings: Settings, args: argparse.Namespace) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         generated = False
@@ -90,6 +103,8 @@ async def _create_user(sm: async_sessionmaker[AsyncSession], _settings: Settings
     print(f"created {staff.role.value} {staff.email}")
     if generated:
         print(f"password (shown only now): {password}")
+    for line in mfa_lines(settings, {staff.role.value}):
+        print(line)
     return 0
 
 
@@ -137,6 +152,8 @@ async def _demo(sm: async_sessionmaker[AsyncSession], settings: Settings, _args:
     for email, name, role, _ in DEMO_STAFF:
         print(f"  {role.value:<12} {email:<28} {name}")
     print(f"password for every demo account (shown only now): {password}")
+    for line in mfa_lines(settings, {role.value for _, _, role, _ in DEMO_STAFF}):
+        print(line)
     print(f"try: python run.py consult --operator {DEMO_STAFF[2][0]} --citizen-name Maria")
     return 0
 

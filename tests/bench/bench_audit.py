@@ -77,7 +77,9 @@ async def _timed(http: aiohttp.ClientSession, url: str, count: int) -> list[floa
 async def run() -> None:
     async with fresh_postgres_database(require=True) as database_url:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(database_url=database_url, data_dir=Path(tmp), log_level="WARNING").validated()
+            settings = Settings(
+                database_url=database_url, data_dir=Path(tmp), log_level="WARNING", mfa_roles=()
+            ).validated()
             app = create_app(settings)
             server = TestServer(app)
             await server.start_server()

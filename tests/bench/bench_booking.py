@@ -54,7 +54,9 @@ Job = Callable[[], Awaitable[bool]]
 def serve(database_url: str, port: int, data_dir: str) -> None:
     """The server process: the real app, tuned as ``run.py serve`` tunes it, without the per-address rate limit."""
     tune_gc()
-    settings = Settings(database_url=database_url, port=port, data_dir=Path(data_dir), log_level="WARNING")
+    settings = Settings(
+        database_url=database_url, port=port, data_dir=Path(data_dir), log_level="WARNING", mfa_roles=()
+    )
     app = create_app(settings)
     app[limiter_key].limits = {}
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)

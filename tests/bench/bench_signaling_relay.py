@@ -91,6 +91,7 @@ def ascolto_app(port: int, data_dir: Path) -> web.Application:
         log_json=False,
         log_level="WARNING",
         ws_messages_per_second=10**9,  # measure the relay, not the limiter's refusals
+        mfa_roles=(),  # staff log in with a password
     ).validated()
     return create_app(settings)
 

@@ -64,7 +64,7 @@ async def running_server(**overrides: Any) -> AsyncIterator[Running]:
             public_url=f"http://127.0.0.1:{port}",
             log_json=False,
             log_level="WARNING",
-            **overrides,
+            **{"mfa_roles": (), **overrides},  # browsers log in with a password (MFA has its own tests)
         ).validated()
         app = create_app(settings)
         runner = web.AppRunner(app)
