@@ -8,7 +8,8 @@ from aiohttp import web
 
 from web import static_files
 from web.api import setup_api
-from web.views import audit, case_forms, cases, citizen, health, staff, supervision
+from web.views import account, audit, case_forms, cases, citizen, health, staff, supervision
+from web.views import staff_admin as staff_admin_views
 from web.views import stats as stats_views
 from web.views.schedule_routes import add_routes as add_schedule_routes
 
@@ -24,6 +25,17 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     router.add_get("/login", staff.login_form, name="login")
     router.add_post("/login", staff.login_submit, name="login_submit")
     router.add_post("/logout", staff.logout, name="logout")
+    # The second factor after a correct password (server.mfa), one's own account, the coordinator's staff page
+    router.add_get("/login/code", account.code_form, name="mfa_code")
+    router.add_post("/login/code", account.code_submit, name="mfa_code_submit")
+    router.add_get("/login/enrol", account.enrol_form, name="mfa_enrol")
+    router.add_post("/login/enrol", account.enrol_submit, name="mfa_enrol_submit")
+    router.add_get("/account", account.account_page, name="account")
+    router.add_post("/account/password", account.password_submit, name="account_password")
+    router.add_get("/staff", staff_admin_views.staff_page, name="staff_admin")
+    router.add_post("/staff/{id}/role", staff_admin_views.role_submit, name="staff_role")
+    router.add_post("/staff/{id}/active", staff_admin_views.active_submit, name="staff_active")
+    router.add_post("/staff/{id}/mfa-reset", staff_admin_views.mfa_reset_submit, name="staff_mfa_reset")
     router.add_get("/console", staff.console, name="console")
     router.add_post("/console/consultations", staff.create, name="consultation_create")
     router.add_get("/console/consultations/{id}", staff.room, name="consultation")

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server import auth, consultations, outbox
+from server import auth, consultations, mfa, outbox
 from server.errors import InvalidInput, TooManyAttempts
 from server.identity import STAFF_COOKIE
 from server.keys import keyring_key, sessionmaker_key, settings_key
@@ -68,6 +68,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             password=password,
             address=request.remote or "unknown",
             previous_session=request.cookies.get(STAFF_COOKIE),
+            next_url=next_url,
         )
     except TooManyAttempts as exc:
         response = _login_error(request, "login.error.throttled", next_url, email, 429)
@@ -75,10 +76,30 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return response
     if result is None:
         return _login_error(request, "login.error.invalid", next_url, email, 401)
+    if isinstance(result, auth.SecondFactorPending):
+        return _second_factor(request, result)
     secret, _session = result
     response = see_other(next_url)
     _set_cookie(request, response, STAFF_COOKIE, secret)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    return response
+
+
+def _second_factor(request: web.Request, pending: auth.SecondFactorPending) -> web.Response:
+    """The password was right, but the role must use MFA: no session, only the pending login's cookie (sent to
+    the /login pages alone), and on to the code page, or to enrolment first."""
+    page = "mfa_code" if pending.enrolled else "mfa_enrol"
+    response = see_other(str(request.app.router[page].url_for()))
+    response.set_cookie(
+        mfa.MFA_COOKIE,
+        pending.secret,
+        httponly=True,
+        secure=request.app[settings_key].cookies_secure,
+        samesite="Strict",
+        path="/login",
+        max_age=int(mfa.PENDING_LIFETIME.total_seconds()),
+    )
+    response.del_cookie(STAFF_COOKIE, path="/")
     return response
 
 
