@@ -13,7 +13,9 @@ meaning to the reader) may get any documented error or be read either way, and a
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ ERROR_CODES = frozenset(
 )
 """Every documented error code but ``server_error``, which a fuzzed server must never send."""
 DEEP = 400
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -94,12 +97,17 @@ def _verdict(text: str, duplicates: str) -> Verdict:
         return Verdict("invalid_message", None)
     if ref is None:
         return Verdict("unknown_type", None)
-    info = mi.type_info(STRUCTS[kind])
-    assert isinstance(info, mi.StructType)
-    fields = [f for f in info.fields if f.encode_name not in ("v", "from")]
-    if not _fields_ok(data, fields):
+    if not _fields_ok(data, _fields(kind)):
         return Verdict("invalid_message", ref)
     return Verdict(None, ref)
+
+
+@functools.cache
+def _fields(kind: str) -> list[mi.Field]:
+    """The fields a client writes in a message of that type (not ``v``, ``type``, ``from``)."""
+    info = mi.type_info(STRUCTS[kind])
+    assert isinstance(info, mi.StructType)
+    return [f for f in info.fields if f.encode_name not in ("v", "from")]
 
 
 def _no_constant(name: str) -> Any:
@@ -126,7 +134,7 @@ def _has_lone_surrogate(value: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if any(0xD800 <= ord(c) <= 0xDFFF for c in item):
+            if _SURROGATE.search(item):
                 return True
         elif isinstance(item, dict):
             stack.extend(item.keys())

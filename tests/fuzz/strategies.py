@@ -8,8 +8,8 @@ socket driver replaces with the real ids of the room it fuzzes, so that relays a
 
 from __future__ import annotations
 
+import functools
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec.inspect as mi
@@ -29,16 +29,22 @@ ID_FIELDS = frozenset({"room", "id", "to"})
 STRUCTS: dict[str, type[p.ClientMessageBase]] = {kind.type: kind for kind in p.ClientMessage.__args__}
 
 
-@dataclass(frozen=True)
 class Frame:
-    """One frame a client sends: text (``data`` a str) or binary (bytes). ``how`` says how it was made."""
+    """One frame a client sends: text (``data`` a str) or binary (bytes). ``how`` says how it was made.
+    (Not a dataclass: hypothesis prints those field by field, and a frame may be 100 kB.)"""
 
-    data: str | bytes
-    how: str
+    __slots__ = ("data", "how")
+
+    def __init__(self, data: str | bytes, how: str) -> None:
+        self.data, self.how = data, how
 
     @property
     def text(self) -> str | None:
         return self.data if isinstance(self.data, str) else None
+
+    def __repr__(self) -> str:
+        shown = self.data[:200] if len(self.data) <= 200 else f"{self.data[:200]!r}... ({len(self.data)} long)"
+        return f"Frame({shown!r}, {self.how!r})"
 
 
 # -- values -----------------------------------------------------------------------------------------------------
@@ -98,6 +104,7 @@ def struct_fields(info: mi.StructType, fields: list[mi.Field] | None = None) -> 
     return st.fixed_dictionaries(required, optional=optional)
 
 
+@functools.cache  # built once per set of types: msgspec.inspect is slow, and every frame draws from it
 def valid_message(types: frozenset[str] = p.MESSAGE_TYPES) -> st.SearchStrategy[dict[str, Any]]:
     """A valid client message as a dict, of one of ``types``."""
 
@@ -220,5 +227,9 @@ def frames(types: frozenset[str] = p.MESSAGE_TYPES, *, closing: bool = True) -> 
     if not closing:
         return text_frame(types)
     binary = st.binary(max_size=64).map(lambda data: Frame(data, "binary"))
-    big = st.sampled_from([MAX_FRAME - 1, MAX_FRAME, MAX_FRAME + 1, 100_000]).map(oversize)
-    return st.integers(0, 19).flatmap(lambda n: binary if n == 0 else big if n == 1 else text_frame(types))
+    # Not exactly MAX_FRAME: aiohttp refuses a frame of exactly max_msg_size (tests/integration/test_fuzz_sockets.py
+    # pins that deviation from the documented "at most 64 KiB" with a strict xfail).
+    big = st.sampled_from([MAX_FRAME - 1, MAX_FRAME + 1, 100_000]).map(oversize)
+    # sampled_from, not integers(): hypothesis draws small integers far more often than 1 in 20
+    kinds = st.sampled_from(["text"] * 18 + ["binary", "big"])
+    return kinds.flatmap(lambda kind: binary if kind == "binary" else big if kind == "big" else text_frame(types))
