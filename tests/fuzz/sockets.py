@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any, Self, cast
 
 import aiohttp
 from aiohttp import web
@@ -174,7 +174,7 @@ class Fuzz:
         self.log = ErrorLog()
         self.current: list[tuple[int, Frame]] = []
 
-    async def __aenter__(self) -> Fuzz:
+    async def __aenter__(self) -> Self:
         self.log.install()
         await self.setup()
         return self
