@@ -74,6 +74,8 @@ def setup_routes(app: web.Application, static_dir: Path) -> None:
     router.add_post("/cases/{id}/safety", cases.safety_submit, name="case_safety")
     router.add_post("/cases/{id}/share", cases.share_submit, name="case_share")
     router.add_post("/cases/{id}/flag", cases.flag_submit, name="case_flag")
+    router.add_post("/cases/{id}/suggestions/merge", cases.merge_submit, name="case_merge")
+    router.add_post("/cases/{id}/suggestions/dismiss", cases.dismiss_submit, name="case_dismiss_suggestion")
     router.add_post("/cases/{id}/decision", case_forms.decide_submit, name="case_decide")
     setup_api(app)  # the JSON API under /api/v1
     static_files.setup(app, static_dir)

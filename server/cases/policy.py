@@ -3,13 +3,17 @@
 A staff member's relation to a case is ``worker`` (held a session of it, or it was shared with them) or
 ``other``. The rules:
 
-- operators: everything clinical on their own cases (read, notes, risk, outcome, safety steps, sharing, flagging);
-  nothing on others' cases;
+- operators: everything clinical on their own cases (read, notes, risk, outcome, safety steps, sharing, flagging,
+  the case's suggestions of a possible duplicate); nothing on others' cases;
 - supervisors: as operators on every case when the service's policy says so (``supervisors_see_all_cases``),
   else on the cases shared with them; they also hold the team review (the queue and its decisions);
 - coordinators: the case list without clinical content (no notes, no risk), the team review queue, the audit log,
   the statistics, the directory of local services, and a citizen's export and anonymisation;
 - switchboard staff: never notes or risk; the case's summary only for booking a follow-up.
+
+Merging two cases (``MERGE``) must be allowed on *both* (:mod:`server.cases.merging`): whoever merges sees both
+citizens' records and lets the workers of each into the other, so an operator who has only one of them cannot;
+a supervisor who sees every case can, and so can an operator once the other case is shared with them.
 
 A refused action on a case one may not even know about is answered as not found (404), not as forbidden, so that
 ids cannot be probed; the caller logs the refusal (:func:`server.cases.records.refused`).
@@ -35,6 +39,8 @@ class Action(enum.StrEnum):
     SAFETY_STEP = "safety_step"
     SHARE = "share"
     FLAG = "flag"
+    SUGGESTIONS = "suggestions"  # see a case's possible duplicates (by code) and dismiss them
+    MERGE = "merge"  # merge a possible duplicate into the case: needed on both cases
     REVIEW_QUEUE = "review_queue"  # the list of cases awaiting team review (codes only)
     REVIEW_DECIDE = "review_decide"
     AUDIT = "audit"  # the audit log, and a citizen's accesses
@@ -55,6 +61,8 @@ CLINICAL = frozenset(
         Action.SAFETY_STEP,
         Action.SHARE,
         Action.FLAG,
+        Action.SUGGESTIONS,
+        Action.MERGE,
     }
 )
 SERVICE_WIDE = {  # actions not about one case, by role

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import audit
@@ -24,6 +24,7 @@ from server.db import insert_now
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import (
     AuditEvent,
+    Booking,
     Case,
     CaseNote,
     CaseStatus,
@@ -85,7 +86,7 @@ async def refused(ctx: Context, staff: Staff, action: Action, case_id: str | Non
         db.add(audit.event(actor(staff), f"refused:{action.value}", "case", case_id or "-", subject=case_id))
 
 
-async def _case_for(db: AsyncSession, ctx: Context, staff: Staff, case_id: str, action: Action) -> Case:
+async def case_for(db: AsyncSession, ctx: Context, staff: Staff, case_id: str, action: Action) -> Case:
     """The case, if ``staff`` may do ``action`` on it; else the refusal is recorded and NotFound or Forbidden."""
     case = await db.get(Case, case_id)
     rel = await relation(db, staff, case_id) if case is not None else "other"
@@ -110,22 +111,31 @@ async def audit_access(
 
 
 async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str) -> Case:
-    """The case of a consultation, linked now if the background linker (:mod:`server.cases.linking`) has not yet:
-    the citizen's open case if the same email or phone has one, else a new one. Only the consultation's operator
-    may ask; they become one of its workers."""
-    async with ctx.sessionmaker.begin() as db:
-        consultation = await db.get(Consultation, consultation_id)
-        if consultation is None or consultation.operator_id != staff.id:
-            await refused(ctx, staff, Action.READ, None)
-            raise NotFound("no such consultation")
-        contact = linking.of_consultation(consultation)
-        case = await db.get(Case, consultation.case_id) if consultation.case_id else None
-        if case is None:
-            case = await linking.open_case_of(db, contact) or await linking.new_case(db, contact, actor(staff))
-            consultation.case_id = case.id
-        await linking.attach(db, case, contact)  # the consultation's operator (``staff``) becomes a worker
-        await audit_access(db, staff, "link", "consultation", consultation.id, case.id)
-    return case
+    """The case of a consultation, linked now if the background linker (:mod:`server.cases.linking`) has not yet,
+    by its rules: the case it is tied to (its booking's), else a new one; never a case found by email or phone.
+    Only the consultation's operator may ask; they become one of its workers."""
+    for _ in range(2):  # a second time if the linker linked it meanwhile
+        async with ctx.sessionmaker.begin() as db:
+            consultation = await db.get(Consultation, consultation_id)
+            if consultation is None or consultation.operator_id != staff.id:
+                await refused(ctx, staff, Action.READ, None)
+                raise NotFound("no such consultation")
+            contact = linking.of_consultation(consultation)
+            case = await db.get(Case, consultation.case_id) if consultation.case_id else None
+            if case is None:
+                booking = await db.scalar(select(Booking).where(Booking.consultation_id == consultation.id))
+                if booking is not None:
+                    contact = linking.of_consultation(consultation, booking.case_id)
+                    if booking.case_id is None:
+                        contact = linking.of_booking(booking)  # linked with its booking
+                case = await linking.link(db, contact, actor(staff))
+                if case is None:
+                    continue  # rolled back: linked by another process
+            # the consultation's operator (``staff``) becomes a worker
+            await linking.attach(db, case, linking.of_consultation(consultation))
+            await audit_access(db, staff, "link", "consultation", consultation.id, case.id)
+            return case
+    raise RuntimeError("the consultation's case could not be linked")
 
 
 # -- reading -----------------------------------------------------------------------------------------------------
@@ -151,12 +161,13 @@ class CaseFile:
     notes: Sequence[Note] | None
     workers: Sequence[str]
     decisions: Sequence[Note] | None = None
+    suggestions: Sequence[linking.Suggestion] | None = None  # possible duplicates, when they may see them
 
 
 async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
     """The case (one audit row: ``read``, or ``read_notes`` when the notes were opened too)."""
     async with ctx.sessionmaker.begin() as db:
-        case = await _case_for(db, ctx, staff, case_id, Action.READ)
+        case = await case_for(db, ctx, staff, case_id, Action.READ)
         rel = await relation(db, staff, case_id)
         with_notes = allowed(
             staff.role, Action.READ_NOTES, rel, supervisors_see_all=ctx.settings.supervisors_see_all_cases
@@ -185,9 +196,17 @@ async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
             notes=notes,
             workers=list(await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == case_id))),
             decisions=decisions,
+            suggestions=await _suggestions(db, ctx, staff, case_id),
         )
         await audit_access(db, staff, "read_notes" if with_notes else "read", "case", case_id, case_id)
     return found
+
+
+async def _suggestions(db: AsyncSession, ctx: Context, staff: Staff, case_id: str) -> list[linking.Suggestion] | None:
+    see_all = ctx.settings.supervisors_see_all_cases
+    if not allowed(staff.role, Action.SUGGESTIONS, await relation(db, staff, case_id), supervisors_see_all=see_all):
+        return None
+    return await linking.open_suggestions(db, case_id, lambda cid: relation(db, staff, cid), staff.role, see_all)
 
 
 # -- writing -----------------------------------------------------------------------------------------------------
@@ -200,7 +219,7 @@ async def write_note(
     if not text or len(text) > MAX_NOTE:
         raise InvalidInput("the note is empty or too long", {"note": "required" if not text else "too_long"})
     async with ctx.sessionmaker.begin() as db:
-        await _case_for(db, ctx, staff, case_id, Action.WRITE_NOTE)
+        await case_for(db, ctx, staff, case_id, Action.WRITE_NOTE)
         note = CaseNote(
             case_id=case_id,
             consultation_id=consultation_id,
@@ -223,7 +242,7 @@ async def assess_risk(
 ) -> RiskAssessment:
     """Record an assessment; the case keeps the latest. A high level is for the caller to raise the alarm."""
     async with ctx.sessionmaker.begin() as db:
-        case = await _case_for(db, ctx, staff, case_id, Action.ASSESS_RISK)
+        case = await case_for(db, ctx, staff, case_id, Action.ASSESS_RISK)
         assessment = RiskAssessment(
             case_id=case_id, consultation_id=consultation_id, self_harm=self_harm, others=others, by=staff.id
         )
@@ -247,7 +266,7 @@ async def record_outcome(
     consultation_id: str | None = None,
 ) -> Outcome:
     async with ctx.sessionmaker.begin() as db:
-        case = await _case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
+        case = await case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
         fields = await _outcome_problems(db, kind, specialist_id, local_service_id)
         if fields:
             raise InvalidInput("the outcome is not complete", fields)
@@ -293,7 +312,7 @@ async def record_safety_step(ctx: Context, staff: Staff, case_id: str, step: str
     if step not in SAFETY_STEPS:
         raise InvalidInput("unknown step of the safety protocol", {"step": "unknown"})
     async with ctx.sessionmaker.begin() as db:
-        await _case_for(db, ctx, staff, case_id, Action.SAFETY_STEP)
+        await case_for(db, ctx, staff, case_id, Action.SAFETY_STEP)
         action = SafetyAction(case_id=case_id, action=step, by=staff.id)
         db.add(action)
         await db.flush()
@@ -303,7 +322,7 @@ async def record_safety_step(ctx: Context, staff: Staff, case_id: str, step: str
 
 async def share_case(ctx: Context, staff: Staff, case_id: str, with_staff_id: str) -> None:
     async with ctx.sessionmaker.begin() as db:
-        await _case_for(db, ctx, staff, case_id, Action.SHARE)
+        await case_for(db, ctx, staff, case_id, Action.SHARE)
         other = await db.get(Staff, with_staff_id)
         if other is None or not other.active:
             raise InvalidInput("no such colleague", {"staff_id": "unknown"})
@@ -314,20 +333,23 @@ async def share_case(ctx: Context, staff: Staff, case_id: str, with_staff_id: st
 
 async def flag_case(ctx: Context, staff: Staff, case_id: str, flagged: bool) -> None:
     async with ctx.sessionmaker.begin() as db:
-        case = await _case_for(db, ctx, staff, case_id, Action.FLAG)
+        case = await case_for(db, ctx, staff, case_id, Action.FLAG)
         case.flagged = flagged
         await audit_access(db, staff, "flag" if flagged else "unflag", "case", case_id, case_id)
 
 
 async def set_intake(ctx: Context, staff: Staff, case_id: str, reason: Reason, channel: Channel) -> None:
     async with ctx.sessionmaker.begin() as db:
-        case = await _case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
+        case = await case_for(db, ctx, staff, case_id, Action.RECORD_OUTCOME)
         case.reason, case.channel = reason, channel
         await audit_access(db, staff, "intake", "case", case_id, case_id)
 
 
 async def audit_rows(db: AsyncSession, case_ids: Sequence[str]) -> list[AuditEvent]:
-    """Every audit row about these cases' data, oldest first (for a citizen's export of accesses)."""
+    """Every audit row about these cases' data, and about the cases merged into them, oldest first (for a
+    citizen's export of accesses)."""
     if not case_ids:
         return []
-    return list(await db.scalars(select(AuditEvent).where(AuditEvent.subject.in_(case_ids)).order_by(AuditEvent.id)))
+    merged = select(AuditEvent.object_id).where(AuditEvent.action == "merge", AuditEvent.subject.in_(case_ids))
+    about = or_(AuditEvent.subject.in_(case_ids), AuditEvent.subject.in_(merged))
+    return list(await db.scalars(select(AuditEvent).where(about).order_by(AuditEvent.id)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Enum, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.models.core import Base, UTCDateTime, _values, new_id, utcnow
@@ -173,6 +173,24 @@ class ReviewDecision(Base):
     sealed: Mapped[str] = mapped_column(Text)
     by: Mapped[str] = mapped_column(ForeignKey("staff.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseSuggestion(Base):
+    """ "Possibly the same person": a case opened for a new contact (``new_case_id``) whose email or phone matches
+    an existing case (``case_id``). Shown only to those with access to the existing case, naming the new case by
+    its code; nothing is merged until someone with access to both says so (:mod:`server.cases.merging`). A
+    dismissed suggestion is kept, so that it is not made again."""
+
+    __tablename__ = "case_suggestion"
+    __table_args__ = (UniqueConstraint("case_id", "new_case_id", name="uq_case_suggestion_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
+    new_case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id", ondelete="CASCADE"), index=True)
+    matched_on: Mapped[str] = mapped_column(String(12))  # "email", "phone" or "email+phone"
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dismissed_by: Mapped[str | None] = mapped_column(String(80), default=None)  # "staff:<id>"
+    dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 Index("ix_outcome_case_at", Outcome.case_id, Outcome.at)

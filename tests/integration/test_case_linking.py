@@ -1,5 +1,6 @@
 """Every contact belongs to a case: the background linker puts bookings (and their consultations) and
-consultations in the citizen's open case, or opens one dated from the first contact, on SQLite and PostgreSQL."""
+consultations in the case they are tied to, or opens one of their own dated from the contact (a match by email or
+phone with an open case is only a suggestion), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,18 @@ from server import cases
 from server.cases import records
 from server.cases.linking import link_pending
 from server.keys import sessionmaker_key
-from server.models import AuditEvent, Booking, Case, CaseWorker, Channel, Consultation
+from server.models import (
+    AuditEvent,
+    Booking,
+    BookingChannel,
+    BookingMode,
+    BookingStatus,
+    Case,
+    CaseWorker,
+    Channel,
+    Consultation,
+)
+from server.models.cases import CaseSuggestion
 from tests.factories import make_consultation, make_staff
 from tests.integration.test_api import body
 from tests.integration.test_booking import free, make_operators, make_service
@@ -21,7 +33,7 @@ from web.api.ratelimit import limiter_key
 Client = TestClient[Any, Any]
 
 
-async def test_consultations_of_one_citizen_share_a_case_and_others_get_their_own(client: Client) -> None:
+async def test_each_contact_gets_its_own_case_and_a_match_is_only_suggested(client: Client) -> None:
     maker = client.app[sessionmaker_key]
     operator = await make_staff(client.app)
     first = (await make_consultation(client.app, operator, citizen_email="maria@example.org")).consultation
@@ -34,12 +46,40 @@ async def test_consultations_of_one_citizen_share_a_case_and_others_get_their_ow
         maria = await db.get(Case, linked[first.id])
         workers = list(await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == linked[first.id])))
         actions = list(await db.scalars(select(AuditEvent.action).where(AuditEvent.actor == "system")))
-    assert linked[second.id] == linked[first.id] != linked[other.consultation.id]
+        suggested = [(s.case_id, s.new_case_id, s.matched_on) for s in await db.scalars(select(CaseSuggestion))]
+    assert len({linked[first.id], linked[second.id], linked[other.consultation.id]}) == 3
+    assert suggested == [(linked[first.id], linked[second.id], "email")]
     assert maria is not None and maria.opened_at == first.created_at and maria.channel == Channel.SWITCHBOARD
     assert workers == [operator.id]
-    assert sorted(actions) == ["create", "create", "link", "link", "link"]
+    assert sorted(actions) == ["create", "create", "create", "link", "link", "link", "suggest"]
     ctx = cases.context(client.app)
-    assert (await records.case_of_consultation(ctx, operator, second.id)).id == maria.id  # already linked
+    assert (await records.case_of_consultation(ctx, operator, second.id)).id == linked[second.id]  # already linked
+
+
+async def test_a_follow_up_tied_to_its_case_joins_it_with_its_consultation(client: Client) -> None:
+    """A contact that carries its case (a follow-up booked from the case) goes in that case, without a suggestion;
+    its consultation follows its booking."""
+    maker = client.app[sessionmaker_key]
+    operator = await make_staff(client.app)
+    made = (await make_consultation(client.app, operator, citizen_email="maria@example.org")).consultation
+    case = await records.case_of_consultation(cases.context(client.app), operator, made.id)
+    follow_up = (await make_consultation(client.app, operator, citizen_email="maria@example.org")).consultation
+    service = await make_service(client.app)
+    async with maker.begin() as db:
+        db.add(
+            Booking(
+                service_id=service.id, operator_id=operator.id, consultation_id=follow_up.id, case_id=case.id,
+                starts_at=follow_up.starts_at, ends_at=follow_up.ends_at, blocked_until=follow_up.ends_at,
+                mode=BookingMode.VIDEO, status=BookingStatus.ACTIVE, channel=BookingChannel.FOLLOW_UP,
+                citizen_name="Maria", citizen_email="maria@example.org", citizen_phone="",
+                booked_by=f"staff:{operator.id}", manage_token_hash="x",
+            )
+        )  # fmt: skip
+    assert await link_pending(maker) == 1
+    async with maker() as db:
+        linked = await db.get(Consultation, follow_up.id)
+        assert await db.scalar(select(CaseSuggestion)) is None
+    assert linked is not None and linked.case_id == case.id
 
 
 async def test_an_online_booking_and_its_consultation_join_one_case(make_client: Any) -> None:

@@ -40,15 +40,30 @@ async def opened_case(client: Client, operator: Staff | None = None) -> tuple[Co
     return ctx, operator, await records.case_of_consultation(ctx, operator, consultation.id)
 
 
-async def test_a_case_opens_from_a_consultation_and_a_returning_citizen_finds_it(client: Client) -> None:
+async def test_a_case_opens_from_a_consultation_and_a_returning_citizen_is_only_suggested(client: Client) -> None:
     ctx, operator, case = await opened_case(client)
     assert len(case.code) == 6 and case.citizen_email == "maria@example.org"
     again = (await make_consultation(client.app, operator, citizen_email="maria@example.org")).consultation
-    assert (await records.case_of_consultation(ctx, operator, again.id)).id == case.id
+    second = await records.case_of_consultation(ctx, operator, again.id)
+    assert second.id != case.id  # a case of its own: the same email is a suggestion, never a merge
+    assert (await records.case_of_consultation(ctx, operator, again.id)).id == second.id  # linked once
+    found = await records.read_case(ctx, operator, case.id)
+    assert [(s.code, s.matched_on, s.may_merge) for s in found.suggestions or ()] == [(second.code, "email", True)]
+    assert (await records.read_case(ctx, operator, second.id)).suggestions == []  # shown on the existing case only
     other = await make_staff(client.app)
     with pytest.raises(NotFound):
         await records.case_of_consultation(ctx, other, again.id)  # not their consultation
-    assert await audit_actions(client) == ["create", "link", "link", "refused:read"]
+    assert await audit_actions(client) == [
+        "create",
+        "link",
+        "create",
+        "suggest",
+        "link",
+        "link",
+        "read_notes",
+        "read_notes",
+        "refused:read",
+    ]
 
 
 async def test_notes_are_sealed_in_the_database_and_each_access_is_one_audit_row(client: Client) -> None:

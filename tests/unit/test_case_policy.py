@@ -10,7 +10,7 @@ from server.models import Role
 
 A = Action
 CLINICAL_ALL = {A.SUMMARY, A.READ, A.READ_NOTES, A.WRITE_NOTE, A.ASSESS_RISK, A.RECORD_OUTCOME, A.SAFETY_STEP}
-CLINICAL_ALL |= {A.SHARE, A.FLAG}
+CLINICAL_ALL |= {A.SHARE, A.FLAG, A.SUGGESTIONS, A.MERGE}
 EXPECTED: dict[tuple[Role, str], set[Action]] = {
     (Role.OPERATOR, "worker"): CLINICAL_ALL,
     (Role.OPERATOR, "other"): set(),
@@ -49,3 +49,16 @@ def test_who_knows_a_case_exists() -> None:
     assert not visible(Role.OPERATOR, "other")  # a refusal is then a 404, not a 403
     assert visible(Role.OPERATOR, "worker")
     assert visible(Role.SWITCHBOARD, "other")
+
+
+def test_merging_needs_merge_on_both_cases() -> None:
+    """An operator has MERGE on their own case only; so merging their case with someone else's needs a
+    supervisor (every case) or the other case shared with them."""
+    assert allowed(Role.OPERATOR, Action.MERGE, "worker") and not allowed(Role.OPERATOR, Action.MERGE, "other")
+    assert allowed(Role.SUPERVISOR, Action.MERGE, "other")
+    assert not allowed(Role.SUPERVISOR, Action.MERGE, "other", supervisors_see_all=False)
+    for role in (Role.COORDINATOR, Role.SWITCHBOARD):
+        relations: tuple[Relation, ...] = ("worker", "other")
+        for relation in relations:
+            assert not allowed(role, Action.MERGE, relation)
+            assert not allowed(role, Action.SUGGESTIONS, relation)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from server import cases
 from server.auth import SessionInfo
-from server.cases import directory, records
+from server.cases import directory, merging, records
 from server.cases.policy import Action, Relation, allowed
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key
@@ -276,3 +276,18 @@ async def flag_submit(request: web.Request) -> web.StreamResponse:
     await records.flag_case(cases.context(request.app), session.staff, case_id, flagged)
     done = "flag" if flagged else "unflag"
     return _back(request, case_id, done, await _consultation(request, session.staff, case_id, form))
+
+
+async def merge_submit(request: web.Request) -> web.StreamResponse:
+    """Merge a suggested possible duplicate into this case (:mod:`server.cases.merging` checks both cases)."""
+    session, form, case_id = await _posted(request)
+    suggestion = str(form.get("suggestion", ""))
+    await merging.merge(cases.context(request.app), session.staff, case_id, suggestion)
+    return _back(request, case_id, "suggestion_merged", await _consultation(request, session.staff, case_id, form))
+
+
+async def dismiss_submit(request: web.Request) -> web.StreamResponse:
+    session, form, case_id = await _posted(request)
+    suggestion = str(form.get("suggestion", ""))
+    await merging.dismiss(cases.context(request.app), session.staff, case_id, suggestion)
+    return _back(request, case_id, "suggestion_dismissed", await _consultation(request, session.staff, case_id, form))

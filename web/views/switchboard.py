@@ -8,12 +8,14 @@ from typing import Any
 from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling import booking as booking_domain
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import BookingRequest, SlotTaken
-from server import consultations
+from server import cases, consultations
 from server.auth import SessionInfo
+from server.cases import records
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.links import join_url
@@ -83,7 +85,13 @@ def _typed(form: MultiDictProxy[Any]) -> dict[str, Any]:
     return values
 
 
-async def _book(request: web.Request, session: SessionInfo, values: dict[str, Any], operator_id: str | None) -> Any:
+async def _book(
+    request: web.Request,
+    session: SessionInfo,
+    values: dict[str, Any],
+    operator_id: str | None,
+    case_id: str | None = None,
+) -> Any:
     starts_at = parse_instant(values["slot"])
     if starts_at is None:
         errors = {"slot": "slot"}
@@ -97,8 +105,19 @@ async def _book(request: web.Request, session: SessionInfo, values: dict[str, An
     )  # fmt: skip
     return await booking_domain.book(
         request.app[sessionmaker_key], request.app[settings_key], booking_request, utcnow(),
-        links=PageLinks(request.app),
+        links=PageLinks(request.app), within=_tied_to(case_id) if case_id else None,
     )  # fmt: skip
+
+
+def _tied_to(case_id: str) -> booking_domain.WithBooking:
+    """A follow-up carries the case it was booked from (docs/cases.md: contacts are never merged by email or
+    phone), so that it and its consultation join that case."""
+
+    async def tie(db: AsyncSession, booked: booking_domain.Booked) -> tuple[()]:
+        booked.booking.case_id = case_id
+        return ()
+
+    return tie
 
 
 async def switchboard_book(request: web.Request) -> web.StreamResponse:
@@ -145,9 +164,10 @@ async def follow_up_book(request: web.Request) -> web.StreamResponse:
     values = _typed(await checked_form(request, session))
     consultation_id = request.match_info["id"]
     await consultations.get_for_staff(request.app[sessionmaker_key], session.staff, consultation_id)
+    case = await records.case_of_consultation(cases.context(request.app), session.staff, consultation_id)
     mine = session.staff.id
     try:
-        booked = await _book(request, session, values, mine)
+        booked = await _book(request, session, values, mine, case.id)
     except SlotTaken:
         values["slot"] = ""
         return await _form_page(
