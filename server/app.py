@@ -12,7 +12,7 @@ import web as web_ui
 from server.cases import keyring_ctx
 from server.db import database_ctx
 from server.keys import settings_key
-from server.middleware import security_headers
+from server.middleware import on_response_prepare, security_headers
 from server.settings import Settings
 
 # A signaling message may be 64 KiB; form posts are far smaller. This caps request bodies.
@@ -25,6 +25,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[settings_key] = settings
+    app.on_response_prepare.append(on_response_prepare)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(keyring_ctx)
     signaling.setup(app)

@@ -1,11 +1,21 @@
-"""Security headers on every response (error pages and redirects included)."""
+"""Security headers on every response (error pages, redirects and WebSocket handshakes included).
+
+The middleware adds the page headers (CSP and friends) to what handlers return or raise. The response-prepare
+signal (:func:`on_response_prepare`, on the application) sees every response the application sends, also the
+500s aiohttp makes from an uncaught exception and the WebSocket handshakes: there the ``Server`` header is made
+to name no software (aiohttp would say ``Python/3.x aiohttp/3.y``), and when the site is reached over HTTPS
+(``Settings.https``) HSTS is added. A request too malformed to be routed is answered by aiohttp before any of
+this; behind the reverse proxy the deployment guide asks for, the proxy answers those itself.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
+
+from server.keys import settings_key
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,10 @@ SECURITY_HEADERS = {
 }
 
 
+SERVER = "server"  # the Server header's value: no product, no version
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -57,3 +71,10 @@ def _decorate(request: web.Request, response: web.StreamResponse) -> None:
     if not request.path.startswith("/static/"):
         # Pages may show personal data: never keep them in a cache.
         response.headers.setdefault("Cache-Control", "no-store")
+
+
+async def on_response_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, just before its headers go out: no software named, HSTS over HTTPS."""
+    response.headers[hdrs.SERVER] = SERVER
+    if request.app[settings_key].https:
+        response.headers[hdrs.STRICT_TRANSPORT_SECURITY] = HSTS

@@ -43,7 +43,8 @@ def render(template: str, request: web.Request, context: dict[str, Any], *, stat
     response = aiohttp_jinja2.render_template(template, request, {**page_context(request), **context}, status=status)
     if "lang" in request.query and request.query["lang"] in LANGUAGES:
         # The visible switch: remember the choice for the next pages.
-        response.set_cookie("lang", request.query["lang"], max_age=365 * 86400, samesite="Lax", path="/")
+        secure = request.app[settings_key].cookies_secure
+        response.set_cookie("lang", request.query["lang"], max_age=365 * 86400, samesite="Lax", path="/", secure=secure)
     return response
 
 

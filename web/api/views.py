@@ -18,6 +18,7 @@ from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import STAFF_BOOKERS, Booked, ByToken, SlotTaken
 from server import identity
 from server.auth import SessionInfo
+from server.client_address import client_address
 from server.crypto import same
 from server.errors import Forbidden, NotFound
 from server.keys import sessionmaker_key, settings_key
@@ -45,7 +46,7 @@ async def _staff(request: web.Request) -> SessionInfo | None:
 async def _public_or_staff(request: web.Request, kind: str) -> SessionInfo | None:
     session = await _staff(request)
     if session is None:
-        request.app[limiter_key].check(kind, request.remote)
+        request.app[limiter_key].check(kind, client_address(request))
     return session
 
 
@@ -142,7 +143,7 @@ async def create_booking(request: web.Request) -> web.Response:
 
 
 async def cancel_booking(request: web.Request) -> web.Response:
-    request.app[limiter_key].check("booking", request.remote)
+    request.app[limiter_key].check("booking", client_address(request))
     token = request.match_info["manage_token"]
     if len(token) > MAX_TOKEN:
         raise NotFound("no such booking")
@@ -159,7 +160,7 @@ async def cancel_booking(request: web.Request) -> web.Response:
 
 async def move_booking(request: web.Request) -> web.Response:
     """The citizen reschedules with the manage token: ``{"starts_at": ...}`` -> the booking and a new join link."""
-    request.app[limiter_key].check("booking", request.remote)
+    request.app[limiter_key].check("booking", client_address(request))
     token = request.match_info["manage_token"]
     if len(token) > MAX_TOKEN:
         raise NotFound("no such booking")

@@ -14,6 +14,7 @@ from multidict import MultiDictProxy
 from scheduling import booking as booking_domain
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import Booked, BookingRequest, ByToken, SlotTaken
+from server.client_address import client_address
 from server.errors import Conflict, InvalidInput, NotFound
 from server.keys import sessionmaker_key, settings_key
 from server.links import absolute, join_url
@@ -83,7 +84,7 @@ def _typed(form: MultiDictProxy[Any]) -> dict[str, Any]:
 
 def _limit(request: web.Request) -> None:
     """The public API's per-address brake on bookings, for the plain forms too (429 is a calm page)."""
-    request.app[limiter_key].check("booking", request.remote)
+    request.app[limiter_key].check("booking", client_address(request))
 
 
 async def submit(request: web.Request) -> web.StreamResponse:

@@ -34,7 +34,7 @@ def _cookie(request: web.Request, response: web.StreamResponse, name: str, value
         name,
         value,
         httponly=True,
-        secure=request.app[settings_key].secure_cookies,
+        secure=request.app[settings_key].cookies_secure,
         samesite="Lax",
         path="/",
         max_age=max(60, max_age),

@@ -153,7 +153,7 @@ def issue_public_csrf(request: web.Request, response: web.StreamResponse) -> Non
         httponly=True,
         samesite="Strict",
         path="/",
-        secure=request.app[settings_key].secure_cookies,
+        secure=request.app[settings_key].cookies_secure,
     )
 
 
