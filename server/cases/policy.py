@@ -15,6 +15,9 @@ Merging two cases (``MERGE``) must be allowed on *both* (:mod:`server.cases.merg
 citizens' records and lets the workers of each into the other, so an operator who has only one of them cannot;
 a supervisor who sees every case can, and so can an operator once the other case is shared with them.
 
+A citizen's export (``EXPORT``, the coordinator's) holds only what the exporter may see of each case
+(:func:`withheld_from_export`): for a coordinator, no notes, no risk, no clinical record.
+
 A refused action on a case one may not even know about is answered as not found (404), not as forbidden, so that
 ids cannot be probed; the caller logs the refusal (:func:`server.cases.records.refused`).
 """
@@ -102,3 +105,23 @@ def allowed(role: Role, action: Action, relation: Relation, *, supervisors_see_a
 def visible(role: Role, relation: Relation, *, supervisors_see_all: bool = True) -> bool:
     """Whether the case exists for this person at all (else a refusal is a 404)."""
     return allowed(role, Action.SUMMARY, relation, supervisors_see_all=supervisors_see_all)
+
+
+# What a citizen's export holds of a case only for someone who may do the action on it (else it is withheld).
+EXPORT_SECTIONS = {
+    "reason": Action.READ,
+    "risk_assessments": Action.READ,
+    "safety_steps": Action.READ,
+    "outcomes": Action.READ,
+    "notes": Action.READ_NOTES,
+}
+
+
+def withheld_from_export(role: Role, relation: Relation, *, supervisors_see_all: bool = True) -> list[str]:
+    """The sections of a case left out of a citizen's export made by someone of ``role`` (in EXPORT_SECTIONS'
+    order)."""
+    return [
+        section
+        for section, action in EXPORT_SECTIONS.items()
+        if not allowed(role, action, relation, supervisors_see_all=supervisors_see_all)
+    ]

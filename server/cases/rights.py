@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import audit
 from server.cases import records
-from server.cases.policy import Action, allowed
+from server.cases.policy import Action, allowed, withheld_from_export
 from server.cases.records import Context, actor
 from server.db import scrub
 from server.errors import Forbidden, InvalidInput, NotFound
@@ -195,37 +195,61 @@ def _row(obj: Any, *names: str) -> dict[str, Any]:
     return out
 
 
-async def _case_document(db: AsyncSession, ctx: Context, case: Case) -> dict[str, Any]:
+WITHHELD_NOTICE = (
+    "These parts of the case are clinical and are not in this export: the citizen may request them through the "
+    "clinical lead, who provides them in person."
+)
+
+
+async def _case_document(db: AsyncSession, ctx: Context, staff: Staff, case: Case) -> dict[str, Any]:
+    """What the service holds of ``case``, as far as ``staff`` may see it (:func:`policy.withheld_from_export`:
+    a coordinator gets no reason, risk, safety steps, outcomes or notes), and what was withheld."""
     cid = case.id
-    notes = await db.scalars(select(CaseNote).where(CaseNote.case_id == cid).order_by(CaseNote.created_at))
-    risks = await db.scalars(select(RiskAssessment).where(RiskAssessment.case_id == cid).order_by(RiskAssessment.at))
-    outcomes = await db.scalars(select(Outcome).where(Outcome.case_id == cid).order_by(Outcome.at))
-    safety = await db.scalars(select(SafetyAction).where(SafetyAction.case_id == cid).order_by(SafetyAction.at))
+    rel = await records.relation(db, staff, cid)
+    withheld = withheld_from_export(staff.role, rel, supervisors_see_all=ctx.settings.supervisors_see_all_cases)
     consultations = await db.scalars(select(Consultation).where(Consultation.case_id == cid))
     bookings = await db.scalars(select(Booking).where(Booking.case_id == cid))
     person = ("citizen_name", "citizen_email", "citizen_phone")
-    return {
-        **_row(case, "code", *person, "reason", "channel", "status", "opened_at", "first_session_at"),
+    document: dict[str, Any] = {
+        **_row(case, "code", *person, "channel", "status", "opened_at", "first_session_at"),
         "anonymised_at": case.anonymised_at.isoformat() if case.anonymised_at else None,
-        "risk_assessments": [_row(r, "at", "self_harm", "others") for r in risks],
-        "outcomes": [_row(o, "at", "kind") for o in outcomes],
-        "safety_steps": [_row(s, "at", "action") for s in safety],
-        "notes": [
-            {"at": n.created_at.isoformat(), "text": ctx.keyring.open(n.sealed, f"case_note:{cid}")} for n in notes
-        ],
         "consultations": [_row(c, *person, "starts_at", "ends_at", "status") for c in consultations],
         "bookings": [_row(b, *person, "starts_at", "ends_at", "mode", "status") for b in bookings],
     }
+    if "reason" not in withheld:
+        document["reason"] = case.reason
+    sections = {
+        "risk_assessments": lambda: _rows(db, RiskAssessment, cid, RiskAssessment.at, "at", "self_harm", "others"),
+        "outcomes": lambda: _rows(db, Outcome, cid, Outcome.at, "at", "kind"),
+        "safety_steps": lambda: _rows(db, SafetyAction, cid, SafetyAction.at, "at", "action"),
+        "notes": lambda: _notes(db, ctx, cid),
+    }
+    for name, read in sections.items():
+        if name not in withheld:
+            document[name] = await read()
+    if withheld:
+        document["withheld"] = {"sections": withheld, "how_to_request": WITHHELD_NOTICE}
+    return document
+
+
+async def _rows(db: AsyncSession, model: Any, case_id: str, order: Any, *names: str) -> list[dict[str, Any]]:
+    return [_row(r, *names) for r in await db.scalars(select(model).where(model.case_id == case_id).order_by(order))]
+
+
+async def _notes(db: AsyncSession, ctx: Context, case_id: str) -> list[dict[str, Any]]:
+    notes = await db.scalars(select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at))
+    return [{"at": n.created_at.isoformat(), "text": ctx.keyring.open(n.sealed, f"case_note:{case_id}")} for n in notes]
 
 
 async def export_citizen(ctx: Context, staff: Staff, email_or_phone: str) -> dict[str, Any]:
-    """Everything the service holds about the citizen with that email or phone, and the accesses to it, as one
-    JSON-ready document. Audited: one ``export`` row per case."""
+    """What the service holds about the citizen with that email or phone, as far as the exporter's role may see
+    it (clinical parts withheld, and said so: :func:`_case_document`), and the accesses to it, as one JSON-ready
+    document. Audited: one ``export`` row per case."""
     contact = _contact(email_or_phone)
     await may(ctx, staff, Action.EXPORT)
     async with ctx.sessionmaker.begin() as db:
         found = await _citizen_cases(db, contact)
-        documents = [await _case_document(db, ctx, case) for case in found]
+        documents = [await _case_document(db, ctx, staff, case) for case in found]
         rows = await records.audit_rows(db, [c.id for c in found])
         for case in found:
             db.add(audit.event(actor(staff), "export", "case", case.id, subject=case.id))

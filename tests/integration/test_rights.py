@@ -9,6 +9,7 @@ import csv
 import io
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
@@ -101,9 +102,6 @@ async def test_export_lists_everything_and_anonymisation_needs_a_confirmation(cl
     document = await response.json(content_type=None)
     (exported,) = document["cases"]
     assert exported["code"] == case.code and exported["citizen_name"] == "Maria Bianchi"
-    assert [n["text"] for n in exported["notes"]] == [NOTE]
-    assert [r["self_harm"] for r in exported["risk_assessments"]] == ["medium"]
-    assert [o["kind"] for o in exported["outcomes"]] == ["further_sessions"]
     assert len(exported["consultations"]) == 1
     assert {"create", "write_note", "read_notes"} <= {a["action"] for a in document["accesses"]}
 
@@ -132,6 +130,36 @@ async def test_export_lists_everything_and_anonymisation_needs_a_confirmation(cl
             == 0
         )
     assert (await actions(client, f"staff:{coordinator.id}"))[-1] == "anonymise"
+
+
+async def test_the_coordinators_export_holds_no_note_text_or_risk(client: Client) -> None:
+    """The policy gives coordinators no notes and no risk: their export of a citizen's data follows it, and says
+    what it withholds and where to ask for it."""
+    operator, case = await citizen_case(client)
+    await records.record_safety_step(cases.context(client.app), operator, case.id, "asked_plan")
+    coordinator = await make_staff(client.app, role=Role.COORDINATOR)
+    token = await login(client, coordinator)
+    response = await client.post("/audit/citizen/export", data={"csrf_token": token, "contact": EMAIL})
+    assert response.status == 200
+    raw = await response.text()
+    assert NOTE not in raw and "medium" not in raw and "asked_plan" not in raw and "further_sessions" not in raw
+    (exported,) = (await response.json(content_type=None))["cases"]
+    for clinical in ("notes", "risk_assessments", "safety_steps", "outcomes", "reason", "risk_self"):
+        assert clinical not in exported, clinical
+    withheld = exported["withheld"]
+    assert set(withheld["sections"]) == {"notes", "risk_assessments", "safety_steps", "outcomes", "reason"}
+    assert "clinical lead" in withheld["how_to_request"]
+
+
+@pytest.mark.parametrize("role", [Role.OPERATOR, Role.SUPERVISOR, Role.SWITCHBOARD])
+async def test_no_other_role_exports_a_citizens_data(client: Client, role: Role) -> None:
+    """Only the coordinator exports; an operator of the case, a supervisor and the switchboard are refused."""
+    operator, _ = await citizen_case(client)
+    someone = operator if role == Role.OPERATOR else await make_staff(client.app, role=role)
+    token = await login(client, someone)
+    response = await client.post("/audit/citizen/export", data={"csrf_token": token, "contact": EMAIL})
+    assert response.status == 403 and NOTE not in await response.text()
+    assert (await actions(client, f"staff:{someone.id}"))[-1] == "refused:export"
 
 
 async def test_other_roles_are_refused_with_403_and_audited(client: Client) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.cases.policy import Action, Relation, allowed, visible
+from server.cases.policy import Action, Relation, allowed, visible, withheld_from_export
 from server.models import Role
 
 A = Action
@@ -62,3 +62,23 @@ def test_merging_needs_merge_on_both_cases() -> None:
         for relation in relations:
             assert not allowed(role, Action.MERGE, relation)
             assert not allowed(role, Action.SUGGESTIONS, relation)
+
+
+@pytest.mark.parametrize(
+    ("role", "withheld"),
+    [
+        (Role.COORDINATOR, ["reason", "risk_assessments", "safety_steps", "outcomes", "notes"]),
+        (Role.SWITCHBOARD, ["reason", "risk_assessments", "safety_steps", "outcomes", "notes"]),
+        (Role.OPERATOR, ["reason", "risk_assessments", "safety_steps", "outcomes", "notes"]),  # not their case
+        (Role.SUPERVISOR, []),
+    ],
+    ids=str,
+)
+def test_an_export_withholds_what_the_exporters_role_may_not_see(role: Role, withheld: list[str]) -> None:
+    """Only coordinators export (EXPORT); whatever the role, the export follows the same rules as the case page."""
+    assert withheld_from_export(role, "other") == withheld
+    assert allowed(role, Action.EXPORT, "other") is (role == Role.COORDINATOR)
+
+
+def test_the_coordinators_export_holds_no_note_text_or_risk_even_on_a_case_of_theirs() -> None:
+    assert {"notes", "risk_assessments"} <= set(withheld_from_export(Role.COORDINATOR, "worker"))
