@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from yarl import URL
 
 from server import auth, consultations, mfa, outbox
+from server.client_address import client_address
 from server.errors import InvalidInput, TooManyAttempts
 from server.identity import STAFF_COOKIE
 from server.keys import keyring_key, sessionmaker_key, settings_key
@@ -24,12 +27,35 @@ from web.i18n import negotiate, translate
 from web.keys import page_staff_key
 from web.render import render, see_other
 
+CONSOLE = "/console"  # where a login lands when ``next`` is missing or not a same-site path
+MAX_NEXT = 500  # the longest ``next`` kept (a pending MFA login stores it in a 500-character column)
+
 
 def _safe_next(value: object) -> str:
-    """Only same-site paths: never an open redirect."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/console"
+    """``value`` if it is a same-site path, else the console: never an open redirect, never a split header.
+
+    Refused rather than cleaned: control characters anywhere (browsers drop tabs and newlines, so ``/\t/evil``
+    would become ``//evil``; a newline would split the Location header after the session was made) and
+    backslashes (read as ``/``); anything not starting with exactly one ``/``; anything urllib or yarl reads with
+    a scheme or a host. What is kept is yarl's encoding of it (ASCII, percent-encoded), as a Location must be.
+    """
+    if not isinstance(value, str) or not value or len(value) > MAX_NEXT:
+        return CONSOLE
+    if any(char < " " or char in "\x7f\\" for char in value):
+        return CONSOLE
+    if not value.startswith("/") or value.startswith("//"):
+        return CONSOLE
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc:
+        return CONSOLE
+    try:
+        url = URL(value)
+    except ValueError:
+        return CONSOLE
+    safe = str(url)
+    if url.is_absolute() or url.host is not None or not safe.startswith("/") or safe.startswith("//"):
+        return CONSOLE
+    return safe if safe.isascii() and len(safe) <= MAX_NEXT else CONSOLE
 
 
 def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, value: str) -> None:
@@ -38,7 +64,7 @@ def _set_cookie(request: web.Request, response: web.StreamResponse, name: str, v
         name,
         value,
         httponly=True,
-        secure=settings.secure_cookies,
+        secure=settings.cookies_secure,
         samesite="Lax",
         path="/",
         max_age=settings.session_absolute_hours * 3600,
@@ -50,7 +76,8 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     issue_login_csrf(request, cookies)
     response = render("login.html", request, {"next": _safe_next(request.query.get("next")), "error": None})
     for name, value in cookies.items():
-        response.set_cookie(name, value, httponly=True, samesite="Strict", path="/login")
+        secure = request.app[settings_key].cookies_secure
+        response.set_cookie(name, value, httponly=True, secure=secure, samesite="Strict", path="/login")
     return response
 
 
@@ -66,7 +93,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             request.app[settings_key],
             email=email,
             password=password,
-            address=request.remote or "unknown",
+            address=client_address(request),
             previous_session=request.cookies.get(STAFF_COOKIE),
             next_url=next_url,
         )
