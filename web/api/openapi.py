@@ -200,7 +200,10 @@ def _move_operation() -> dict[str, Any]:
             "200": _json(moved, "Moved"),
             "400": _error("Invalid input (see fields) or malformed JSON"),
             "404": _error("No such booking"),
-            "409": _json(_ref("SlotTaken"), "The slot was just taken (or the booking is cancelled or started)"),
+            "409": _json(
+                {"anyOf": [_ref("SlotTaken"), _ref("Error")]},
+                "The slot was just taken (SlotTaken: alternatives offered), or the booking is cancelled or started",
+            ),
             "413": _error(f"The body exceeds {MAX_BODY} bytes"),
             "429": _limited(f"More than {BOOKINGS_PER_MINUTE} booking requests a minute from this address"),
         },
