@@ -151,6 +151,8 @@ async def test_merging_is_explicit_audited_and_moves_the_contacts(client: Client
     a, _, maria_case = await maria(client)
     b = await make_staff(client.app, name="Dott. Gialli")
     new_case, b_consultation = await a_case(client, b, citizen_name="Maria B.", citizen_phone=PHONE)
+    b_note = {"csrf_token": await login(client, b), "note": "Nota del secondo colloquio."}
+    assert (await client.post(f"/cases/{new_case}/notes", data=b_note, allow_redirects=False)).status == 303
     # A alone may not merge a case they have no access to: refused, nothing moves
     csrf = await login(client, a)
     suggestion = SUGGESTION.search(await (await client.get(f"/cases/{maria_case}")).text())
@@ -175,7 +177,8 @@ async def test_merging_is_explicit_audited_and_moves_the_contacts(client: Client
     page = await (await client.get(f"/cases/{maria_case}")).text()
     assert not SUGGESTION.search(page)
     await login(client, b)
-    assert NOTE in await (await client.get(f"/cases/{maria_case}")).text()
+    merged_page = await (await client.get(f"/cases/{maria_case}")).text()
+    assert NOTE in merged_page and "Nota del secondo colloquio." in merged_page  # sealed again for its new case
 
 
 async def test_dismissing_a_suggestion_hides_it_and_is_audited(client: Client) -> None:

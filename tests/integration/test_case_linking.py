@@ -4,10 +4,11 @@ phone with an open case is only a suggestion), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from server import cases
 from server.cases import records
@@ -99,3 +100,20 @@ async def test_an_online_booking_and_its_consultation_join_one_case(make_client:
     assert consultation is not None and consultation.case_id == booking.case_id
     assert case is not None and case.channel == Channel.ONLINE and case.opened_by == "citizen"
     assert case.first_session_at == booking.starts_at and case.citizen_email == "maria@example.org"
+
+
+async def test_two_linkers_at_once_link_each_contact_once_with_one_suggestion(client: Client) -> None:
+    """Several processes link at once: each contact gets one case, each match one suggestion (the loser of a race
+    rolls back its case, its suggestions and its audit rows)."""
+    maker = client.app[sessionmaker_key]
+    operator = await make_staff(client.app)
+    for _ in range(4):
+        await make_consultation(client.app, operator, citizen_phone="+39 333 1234567")
+    done = await asyncio.gather(link_pending(maker), link_pending(maker), link_pending(maker))
+    assert sum(done) == 4
+    async with maker() as db:
+        cases_made = await db.scalar(select(func.count()).select_from(Case))
+        linked = set(await db.scalars(select(Consultation.case_id)))
+        pairs = [(s.case_id, s.new_case_id) for s in await db.scalars(select(CaseSuggestion))]
+    assert cases_made == 4 and len(linked) == 4 and None not in linked
+    assert len(pairs) == len(set(pairs)) and all(a in linked and b in linked for a, b in pairs)
