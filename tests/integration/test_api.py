@@ -234,7 +234,7 @@ async def test_switchboard_books_for_a_caller_with_verbal_consent(api: Client) -
     switchboard = await make_staff(api.app, role=Role.SWITCHBOARD)
     csrf = await login(api, switchboard)
     slot = (await free(api.app, service))[0]
-    listed = await (await api.get("/api/v1/services/ascolto/slots?days=3")).json()
+    listed = await (await api.get("/api/v1/services/ascolto/slots?days=14")).json()
     assert sorted(listed["slots"][0]["operator_ids"]) == sorted(op.id for op in operators)  # staff see who
     wanted = body(
         slot, citizen_email=None, citizen_phone="333 123 4567", privacy_accepted=None, verbal_consent=True,
