@@ -8,6 +8,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from server.keys import settings_key
+from signaling.alerts import alerted_roles
 from web import static_files
 from web.i18n import LANGUAGES, negotiate, translate
 from web.keys import login_csrf_key, page_staff_key
@@ -26,14 +27,17 @@ def page_context(request: web.Request) -> dict[str, Any]:
     def static(path: str) -> str:
         return static_files.url_for(request.app, path)
 
+    settings = request.app[settings_key]
+    staff = session.staff if session else None
     return {
         "lang": lang,
         "languages": LANGUAGES,
         "t": t,
         "url": url,
         "static": static,
-        "settings": request.app[settings_key],
-        "staff": session.staff if session else None,
+        "settings": settings,
+        "staff": staff,
+        "alerted": staff is not None and staff.role in alerted_roles(settings),  # loads alerts.js
         "csrf_token": session.csrf_token if session else request.get(login_csrf_key, ""),
         "path": request.path,
     }
