@@ -87,9 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"run.py: {exc}", file=sys.stderr)
         return 2
     command = args.command or "serve"
-    if command == "serve":
-        return cli.serve(settings)
-    return asyncio.run(cli.run_command(command, settings, args))
+    try:
+        if command == "serve":
+            return cli.serve(settings)
+        return asyncio.run(cli.run_command(command, settings, args))
+    except SettingsError as exc:  # found at start, e.g. a notes key file that others can read
+        print(f"run.py: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from server import auth, consultations, logs, sealing
 from server.app import create_app
 from server.cases import rotation
-from server.db import create_engine, make_sessionmaker, migrate
+from server.db import create_engine, make_sessionmaker, migrate_as_owner
 from server.errors import InvalidInput
 from server.links import join_url, operator_url
 from server.models import Role, Service, Staff
@@ -59,7 +59,7 @@ async def run_command(name: str, settings: Settings, args: argparse.Namespace) -
     logs.configure("WARNING", as_json=False)
     engine = create_engine(settings)
     try:
-        await migrate(engine)
+        await migrate_as_owner(settings, engine)
         return await COMMANDS[name](make_sessionmaker(engine), settings, args)
     except InvalidInput as exc:
         details = "; ".join(f"{k}: {v}" for k, v in exc.fields.items())

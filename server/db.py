@@ -174,7 +174,7 @@ async def migrate_as_owner(settings: Settings, engine: AsyncEngine) -> None:
     """Migrate as the role that owns the schema: with ``database_owner_url`` when it is set (the server then works
     as the less privileged role of ``database_url``, which has no DDL, see docs/deployment.md), else with
     ``engine``. A server whose schema is already up to date needs no DDL to start either way."""
-    owner_url = str(getattr(settings, "database_owner_url", "") or "")  # declared by the settings table
+    owner_url = settings.database_owner_url
     if not owner_url:
         await migrate(engine)
         return

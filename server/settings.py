@@ -47,6 +47,14 @@ SETTINGS: tuple[Setting, ...] = (
         str,
     ),
     Setting(
+        "database_owner_url",
+        "str",
+        "",
+        "PostgreSQL URL of the role that owns the schema: migrations run as it, the server works as "
+        "`database_url`'s less privileged role (docs/deployment.md). Empty: migrate with `database_url`.",
+        str,
+    ),
+    Setting(
         "database_pool_size",
         "int",
         10,
@@ -119,10 +127,18 @@ SETTINGS: tuple[Setting, ...] = (
         "login_max_failures",
         "int",
         5,
-        "Failed logins allowed per account and per address within the throttle window.",
+        "Login attempts allowed in a row for one account from one client address; after them each further attempt "
+        "waits, 2 seconds doubling up to 5 minutes. The account from any address allows 4 times as many, one "
+        "address across all accounts 20 times as many. A correct password clears the account-and-address count.",
         int,
     ),
-    Setting("login_window_minutes", "int", 15, "Window of the failed-login throttle, in minutes.", int),
+    Setting(
+        "login_window_minutes",
+        "int",
+        15,
+        "Minutes without a counted login attempt after which the throttle forgets a key's attempts.",
+        int,
+    ),
     Setting(
         "secure_cookies",
         "bool",
@@ -134,8 +150,8 @@ SETTINGS: tuple[Setting, ...] = (
         "trusted_proxies",
         "list",
         (),
-        "Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated). "
-        "Empty: none, the peer address is the client's.",
+        "Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (comma-separated): the right-most "
+        "entry that is not itself a trusted proxy is the client. Empty: none, the peer address is the client's.",
         parse_networks,
     ),
     Setting(
@@ -270,6 +286,7 @@ class Settings:
     port: int = 8080
     data_dir: Path = Path("data")
     database_url: str = ""
+    database_owner_url: str = ""
     database_pool_size: int = 10
     public_url: str = ""
     allowed_origins: tuple[str, ...] = ()

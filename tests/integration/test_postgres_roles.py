@@ -46,14 +46,6 @@ FORBIDDEN = [
 
 
 @dataclass(frozen=True)
-class OwnerSettings(Settings):
-    """Settings with ``database_owner_url`` (read by :func:`server.db.migrate_as_owner` with getattr until the
-    settings table declares it)."""
-
-    database_owner_url: str = ""
-
-
-@dataclass(frozen=True)
 class Roles:
     admin_url: str  # SQLAlchemy URLs of the fresh database: as the superuser, the owner, the application
     owner_url: str
@@ -103,7 +95,7 @@ async def test_the_application_role_cannot_change_or_drop_the_audit_trail(
     roles: Roles, aiohttp_client: AiohttpClient, tmp_path: Path
 ) -> None:
     port = free_port()
-    settings = OwnerSettings(
+    settings = Settings(
         host="127.0.0.1",
         port=port,
         data_dir=tmp_path / "data",
