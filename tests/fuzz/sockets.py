@@ -209,22 +209,26 @@ class Fuzz:
         self, sender: Socket, frame: str, answer: Answer, allowed: set[Verdict | None], *, any_error: bool = False
     ) -> None:
         """One error at most, and one the protocol allows (``any_error``: any documented one); no close."""
-        if any(e["code"] == "server_error" for e in answer.errors):
+        if any(e["code"] == "server_error" for e in answer.errors):  # one incident: the reply and its log record
             self.server_errors += 1
+            raise FuzzFailure(f"{sender.name} sent {short(frame)}: got server_error\n{self.logged()}")
         verdict = answer.verdict
         fine = verdict in allowed or (any_error and verdict is not None and verdict.code in ERROR_CODES)
         if len(answer.errors) > 1 or not fine or answer.closed is not None:
             raise FuzzFailure(f"{sender.name} sent {short(frame)}: got {short(answer)}, the protocol allows {allowed}")
 
+    def logged(self) -> str:
+        """The ERROR records logged so far, with their tracebacks (then forgotten)."""
+        text = logging.Formatter().formatException
+        records = [f"{r.name}: {r.getMessage()}\n{text(r.exc_info) if r.exc_info else ''}" for r in self.log.records]
+        self.log.records.clear()
+        return "\n".join(r[-3000:] for r in records)
+
     def fail_on_server_errors(self, frame: Frame | None) -> None:
+        """Errors logged without a ``server_error`` reply (each counts as one server error)."""
         if self.log.records:
             self.server_errors += len(self.log.records)
-            text = logging.Formatter().formatException
-            records = [
-                f"{r.name}: {r.getMessage()}\n{text(r.exc_info) if r.exc_info else ''}" for r in self.log.records
-            ]
-            self.log.records.clear()
-            raise FuzzFailure(f"the server logged errors after {frame}:\n" + "\n".join(r[-3000:] for r in records))
+            raise FuzzFailure(f"the server logged errors after {frame}:\n{self.logged()}")
 
 
 def batches(frames: st.SearchStrategy[Frame], senders: int, size: int = 40) -> st.SearchStrategy[Any]:
