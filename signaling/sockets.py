@@ -32,6 +32,8 @@ from signaling.rooms import CLOSE_REPLACED
 
 log = logging.getLogger(__name__)
 
+_MAX_MSG_SIZE = MAX_FRAME + 1  # aiohttp refuses a frame of max_msg_size itself: MAX_FRAME is allowed
+
 CLOSE_SESSION_ENDED = 4001  # the staff session or the citizen pass behind the socket no longer stands
 SWEEP_SECONDS = 0.5
 _CLOSES = {
@@ -106,7 +108,7 @@ class SocketHub:
         if refused is not None:  # logged once per burst by the registry
             return web.json_response({"error": "too_many_sockets", "limit": refused}, status=429)
         try:
-            ws = web.WebSocketResponse(heartbeat=self._settings.ws_heartbeat_seconds, max_msg_size=MAX_FRAME)
+            ws = web.WebSocketResponse(heartbeat=self._settings.ws_heartbeat_seconds, max_msg_size=_MAX_MSG_SIZE)
             await ws.prepare(request)
         except BaseException:
             self._sockets.release(identity.key, address)

@@ -119,7 +119,7 @@ class Peer:
             ice.sdpMid = candidate.get("sdpMid")
             ice.sdpMLineIndex = candidate.get("sdpMLineIndex")
             await self.pc.addIceCandidate(ice)
-        except (ValueError, KeyError, IndexError, TypeError) as exc:
+        except (AssertionError, ValueError, KeyError, IndexError, TypeError) as exc:  # aiortc asserts its field count
             raise SfuError("malformed candidate") from exc
 
     # -- what the participant publishes -----------------------------------------------------------------------------
