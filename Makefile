@@ -39,6 +39,7 @@ lint: $(TSTAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(TSTAMP) chromium
 	$(PY) -m tests.bench

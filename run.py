@@ -1,7 +1,7 @@
 """Ascolto's command line: ``python run.py [serve|migrate|create-user|consult|demo] ...``.
 
 It turns argv and ``ASCOLTO_*`` variables into :class:`server.settings.Settings` and hands them on;
-``serve`` (the default) calls :func:`server.app.create_app`.
+``serve`` (the default) calls :func:`app.create_app`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from server import cli
+import cli
 from server.settings import Settings, SettingsError
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import datetime, timedelta
 
@@ -33,6 +33,7 @@ from scheduling.notify import REMINDER_PREFIX
 from server import outbox
 from server.keys import keyring_key, sessionmaker_key, settings_key
 from server.models import Booking, BookingStatus, OutboxMessage, OutboxStatus, utcnow
+from server.periodic import CleanupContext, running
 from server.sealing import Keyring, SealError
 from server.settings import Settings
 
@@ -218,41 +219,25 @@ async def run_once(
     return delivered
 
 
-async def sender_loop(
-    sessionmaker: Sessionmaker, settings: Settings, mailer: Mailer, poll_seconds: float, keyring: Keyring | None = None
-) -> None:
-    """Run :func:`run_once` every ``poll_seconds`` until cancelled; a failed round (the database briefly away)
-    is logged by class name and the next round tries again."""
-    while True:
-        try:
-            await run_once(sessionmaker, settings, mailer, keyring=keyring)
-        except Exception as exc:
-            log.warning("outbox round failed: %s", type(exc).__name__)
-        await asyncio.sleep(poll_seconds)
-
-
-JobsContext = Callable[[web.Application], AsyncIterator[None]]
-
-
-def outbox_sender(poll_seconds: float = POLL_SECONDS, mailer: Mailer | None = None) -> JobsContext:
-    """A cleanup context that runs the outbox sender (after ``database_ctx``, whose sessionmaker it uses, and the
-    keyring's context, whose keyring opens the links and seals those of the booking emails)."""
+def outbox_sender(poll_seconds: float = POLL_SECONDS, mailer: Mailer | None = None) -> CleanupContext:
+    """A cleanup context that runs :func:`run_once` every ``poll_seconds`` (after ``database_ctx``, whose
+    sessionmaker it uses, and the keyring's context, whose keyring opens the links and seals those of the booking
+    emails)."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         settings = app[settings_key]
         keyring = app.get(keyring_key)
         if keyring is not None:
             outbox.remember_keyring(settings, keyring)
-        task = asyncio.create_task(
-            sender_loop(app[sessionmaker_key], settings, mailer or mailer_for(settings), poll_seconds, keyring),
-            name="outbox-sender",
-        )
-        yield
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        sessionmaker, chosen = app[sessionmaker_key], mailer or mailer_for(settings)
+
+        async def round_() -> int:
+            return await run_once(sessionmaker, settings, chosen, keyring=keyring)
+
+        async with running("outbox-sender", "outbox round", poll_seconds, round_):
+            yield
 
     return ctx
 
 
-jobs_ctx: JobsContext = outbox_sender()
+jobs_ctx = outbox_sender()

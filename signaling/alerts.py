@@ -2,10 +2,11 @@
 
 A staff-only socket on the shared base (:mod:`signaling.sockets`): the handshake refuses a foreign Origin (403), no
 cookie (401), a citizen or a staff member whose role may not read risk (403; who may is
-:mod:`server.cases.policy`'s to say: :func:`alerted_roles`). The server only speaks on it; what a client sends is
-answered with an error (or, flooding, a close). :func:`high_risk` sends one alert to every open alerts socket of
-this process. An alert names the case by its code and id (the page links to ``/cases/{id}``), never the citizen.
-Logs carry event names and codes only.
+:func:`server.cases.alerts.alerted_roles`). The server only speaks on it; what a client sends is answered with an
+error (or, flooding, a close). The hub is the application's :class:`~server.cases.alerts.RiskNotifier`: case code
+calls :func:`server.cases.alerts.high_risk`, which sends one alert to every open alerts socket of this process. An
+alert names the case by its code and id (the page links to ``/cases/{id}``), never the citizen. Logs carry event
+names and codes only.
 """
 
 from __future__ import annotations
@@ -13,16 +14,11 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 
 from aiohttp import web
 
-from server.cases import policy
-from server.cases.policy import Action
+from server.cases.alerts import RiskAlert, alerted_roles, risk_notifier_key
 from server.identity import Identity
-from server.keys import alert_hub_key
-from server.models import Role
-from server.settings import Settings
 from signaling.connection import Connection, send_error
 from signaling.sockets import SocketHub, add_endpoint
 
@@ -68,6 +64,10 @@ class AlertHub(SocketHub):
     async def on_text(self, conn: Connection, text: str) -> None:
         send_error(conn, "unknown_type", "this socket only sends alerts", None)
 
+    def high_risk(self, alert: RiskAlert) -> int:
+        """:class:`~server.cases.alerts.RiskNotifier`: a high-risk alert to every open socket."""
+        return self.broadcast(Alert(kind="high_risk", case=alert.code, case_id=alert.case_id, by=alert.by, at=alert.at))
+
     def broadcast(self, alert: Alert) -> int:
         """Queue ``alert`` on every open socket (never blocks); how many it went to."""
         text = alert.serialise()
@@ -79,21 +79,14 @@ class AlertHub(SocketHub):
         return sent
 
 
-def alerted_roles(settings: Settings) -> frozenset[Role]:
-    """Who is alerted: the roles that server.cases.policy lets read the risk of every case (supervisors, when
-    ``supervisors_see_all_cases``; no one otherwise, since an alert names a case its reader may not know)."""
-    see_all = settings.supervisors_see_all_cases
-    return frozenset(role for role in Role if policy.allowed(role, Action.READ, "other", supervisors_see_all=see_all))
-
-
-async def high_risk(app: web.Application, *, case_id: str, code: str, by: str) -> None:
-    """Alert every connected supervisor (:func:`alerted_roles`) that case ``code`` was assessed at high risk."""
-    at = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    alert = Alert(kind="high_risk", case=code, case_id=case_id, by=by, at=at)
-    sent = app[alert_hub_key].broadcast(alert) if alert_hub_key in app else 0
-    log.info("high-risk alert sent", extra={"event": "alert_high_risk", "listeners": sent})
+alert_hub_key = web.AppKey("alert_hub", AlertHub)
 
 
 def setup_alerts(app: web.Application) -> None:
     """Add ``GET /ws/alerts`` (named "ws_alerts"), its hub and the GOING_AWAY close at shutdown."""
-    add_endpoint(app, "/ws/alerts", "ws_alerts", alert_hub_key, AlertHub)
+
+    def make(app: web.Application) -> AlertHub:
+        hub = app[risk_notifier_key] = AlertHub(app)  # how case code reaches these sockets
+        return hub
+
+    add_endpoint(app, "/ws/alerts", "ws_alerts", alert_hub_key, make)

@@ -23,7 +23,7 @@ from aiohttp import web
 from server import supervision
 from server.errors import Forbidden, NotFound
 from server.identity import Identity
-from server.keys import group_hub_key, sessionmaker_key, settings_key
+from server.keys import sessionmaker_key, settings_key
 from signaling import protocol as p
 from signaling.connection import Connection, send_error
 from signaling.group import Attendance, Effect, GroupRoom, MeetingEnded, Route, SfuJoin, SfuLeave, ToSfu
@@ -291,6 +291,9 @@ class GroupHub(SocketHub):
         await self._sfu.close()
         self._writes.put_nowait(None)
         await self._writer
+
+
+group_hub_key = web.AppKey("group_hub", GroupHub)
 
 
 def _staff_id(key: str) -> str:

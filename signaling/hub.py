@@ -16,7 +16,7 @@ from aiohttp import web
 from server import consultations
 from server.errors import Forbidden, NotFound
 from server.identity import Identity, RoomEnded, grant
-from server.keys import hub_key, sessionmaker_key
+from server.keys import sessionmaker_key
 from signaling import protocol as p
 from signaling.bus import Bus, Event, InProcessBus, Subscription
 from signaling.connection import Connection, send_error
@@ -166,6 +166,9 @@ class Hub(SocketHub):
         self._subscriptions.clear()
         self._rooms.clear()
         await self._bus.close()
+
+
+hub_key = web.AppKey("hub", Hub)
 
 
 _GRANT_ERRORS = {

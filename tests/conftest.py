@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp import AiohttpClient
 
-from server.app import create_app
+from app import create_app
 from server.logs import AccessLogger
 from server.settings import Settings
 from tests.services import fresh_postgres_database

@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp_jinja2
 from aiohttp import web
 
+from server.cases.alerts import alerted_roles
 from server.keys import settings_key
-from signaling.alerts import alerted_roles
 from web import static_files
 from web.i18n import LANGUAGES, negotiate, translate
 from web.keys import login_csrf_key, page_staff_key

@@ -7,7 +7,7 @@ open case only becomes a *suggestion* ("possibly the same person", :class:`serve
 shown to those who already have the existing case; merging is an explicit act (:mod:`server.cases.merging`).
 Public bookings are never merged on their own.
 
-This runs in the background (:mod:`scheduling.case_linker`), a few seconds after a booking, not inside it: booking
+This runs in the background (:mod:`server.cases.linker`), a few seconds after a booking, not inside it: booking
 is the hot path and must not wait on a case lookup. An operator who opens a consultation's case before then gets
 it opened at once (:func:`server.cases.records.case_of_consultation`), by the same rules.
 

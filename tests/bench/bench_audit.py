@@ -17,8 +17,8 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from app import create_app
 from server import auth, cases, consultations
-from server.app import create_app
 from server.cases import records
 from server.keys import sessionmaker_key, settings_key
 from server.models import OutcomeKind, RiskLevel, Role, Staff

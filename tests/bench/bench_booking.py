@@ -30,9 +30,9 @@ from aiohttp import web
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import create_app
+from cli import tune_gc
 from scheduling.availability import free_slots_for
-from server.app import create_app
-from server.cli import tune_gc
 from server.db import create_engine, make_sessionmaker
 from server.models import Booking, Consultation, OutboxMessage, Role, Service, Staff, utcnow
 from server.settings import Settings

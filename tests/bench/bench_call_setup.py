@@ -8,11 +8,11 @@ import math
 import statistics
 from typing import Any
 
-from server.links import join_url
 from tests.bench import report
 from tests.e2e.flows import citizen_knock, operator_login
 from tests.e2e.standalone import chromium, new_context, running_server
 from tests.factories import make_consultation
+from web.links import join_url
 
 CALLS = 12
 CALL_TIMEOUT = 20.0

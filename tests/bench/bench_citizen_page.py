@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from server.links import join_url
 from tests.bench import report
 from tests.e2e.standalone import chromium, new_context, running_server
 from tests.factories import make_consultation
+from web.links import join_url
 
 DEVICE_CHECK_SHOWN = """() => {
   const camera = document.querySelector('[data-check=camera]');

@@ -80,7 +80,7 @@ def bare_app() -> web.Application:
 
 
 def ascolto_app(port: int, data_dir: Path) -> web.Application:
-    from server.app import create_app
+    from app import create_app
     from server.settings import Settings
 
     settings = Settings(

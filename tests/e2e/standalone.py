@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from server.app import create_app
+from app import create_app
 from server.models import Staff
 from server.settings import Settings
 from tests.conftest import free_port

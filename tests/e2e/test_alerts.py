@@ -8,8 +8,8 @@ import pytest
 
 from server import cases
 from server.cases import records
-from server.keys import alert_hub_key
 from server.models import Role
+from signaling.alerts import alert_hub_key
 from tests.e2e.conftest import LiveServer, NewContext
 from tests.e2e.flows import operator_login
 from tests.e2e.standalone import PASSWORD

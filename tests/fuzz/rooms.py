@@ -18,10 +18,11 @@ from typing import Any
 import aiohttp
 
 from server import supervision
-from server.keys import group_hub_key, sessionmaker_key
+from server.cases import alerts
+from server.keys import sessionmaker_key
 from server.models import Role, utcnow
-from signaling import alerts
 from signaling import protocol as p
+from signaling.group_hub import group_hub_key
 from tests.factories import make_staff
 from tests.fuzz.oracle import Expected, Verdict, expected
 from tests.fuzz.sockets import Answer, Fuzz, FuzzFailure, Socket, short
@@ -320,5 +321,5 @@ class AlertsFuzz(Fuzz):
 
     async def check_room(self) -> None:
         (sock,) = self.sockets
-        await alerts.high_risk(self.app, case_id="fuzz", code=f"F-{self.messages}", by="fuzz")
+        alerts.high_risk(self.app, case_id="fuzz", code=f"F-{self.messages}", by="fuzz")
         await sock.until(lambda m: m["type"] == "alert" and m["case"] == f"F-{self.messages}", "the alert")

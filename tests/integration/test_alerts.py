@@ -13,11 +13,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server import cases
-from server.cases import policy, records
+from server.cases import alerts, policy, records
 from server.cases.policy import Action
-from server.keys import alert_hub_key
 from server.models import RiskLevel, Role
-from signaling import alerts
+from signaling.alerts import alert_hub_key
 from tests.factories import make_consultation, make_staff
 from tests.integration.test_ws_support import Harness, Peer
 
@@ -57,7 +56,7 @@ async def test_a_high_risk_assessment_reaches_every_supervisor(client: Client) -
         also = await h.connect(await h.operator_browser(colleague))
         await until_listening(client, 2)
         await records.assess_risk(ctx, operator, case.id, RiskLevel.HIGH, RiskLevel.NONE)
-        await alerts.high_risk(client.app, case_id=case.id, code=case.code, by=f"staff:{operator.id}")
+        alerts.high_risk(client.app, case_id=case.id, code=case.code, by=f"staff:{operator.id}")
         for peer in (on_duty, also):
             alert = await peer.expect("alert")
             assert {k: alert[k] for k in ("kind", "case", "case_id", "by")} == {

@@ -14,10 +14,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp import AiohttpClient
 
-from scheduling.retention import purge_once
+from app import create_app
 from server import cases
-from server.app import create_app
 from server.cases import rights
+from server.cases.retention import purge_once
 from server.db import create_engine, database_ok
 from server.keys import sessionmaker_key, settings_key
 from server.models import Role, utcnow

@@ -14,8 +14,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server import supervision
-from server.keys import group_hub_key, sessionmaker_key
+from server.keys import sessionmaker_key
 from server.models import Role, Staff, utcnow
+from signaling.group_hub import group_hub_key
 from tests.factories import make_staff
 from tests.integration.test_ws_support import Harness, Peer
 

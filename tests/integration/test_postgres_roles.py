@@ -17,8 +17,8 @@ from pytest_aiohttp import AiohttpClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from app import create_app
 from server import audit
-from server.app import create_app
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Consultation
 from server.settings import Settings

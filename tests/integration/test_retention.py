@@ -14,9 +14,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
-from scheduling import retention
 from server import cases
-from server.cases import records, review
+from server.cases import records, retention, review
 from server.keys import sessionmaker_key, settings_key
 from server.models import AuditEvent, Case, CaseNote, Consultation, Outcome, OutcomeKind, Reason, Role, utcnow
 from tests.factories import make_consultation, make_staff

@@ -16,8 +16,8 @@ from scheduling.booking import BookingRequest
 from scheduling.slots import Slot
 from server.errors import AscoltoError, InvalidInput
 from server.keys import settings_key
-from server.links import absolute, join_url
 from server.models import Booking, Service, Staff
+from web.links import absolute, join_url
 
 ROME = ZoneInfo("Europe/Rome")
 TIMEZONE = "Europe/Rome"

@@ -17,10 +17,10 @@ from scheduling.booking import Booked, BookingRequest, ByToken, SlotTaken
 from server.client_address import client_address
 from server.errors import Conflict, InvalidInput, NotFound
 from server.keys import sessionmaker_key, settings_key
-from server.links import absolute, join_url
 from server.models import Booking, BookingStatus, Service, utcnow
 from web.api.ratelimit import limiter_key
 from web.i18n import negotiate
+from web.links import absolute, join_url
 from web.render import see_other
 from web.views import settings_store as store
 from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, parse_instant

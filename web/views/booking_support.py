@@ -10,7 +10,7 @@ from aiohttp import web
 
 from scheduling.slots import Slot
 from server.errors import InvalidInput
-from server.links import absolute, join_url
+from web.links import absolute, join_url
 from web.views.schedule_common import local
 
 DAYS_SHOWN = 14  # free days offered at once on a page

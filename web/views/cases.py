@@ -16,12 +16,11 @@ from sqlalchemy import select
 
 from server import cases
 from server.auth import SessionInfo
-from server.cases import directory, merging, records
+from server.cases import alerts, directory, merging, records
 from server.cases.policy import Action, Relation, allowed
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Channel, Consultation, OutcomeKind, Reason, RiskLevel, Role, Staff
-from signaling import alerts
 from web.guard import checked_form, require_staff
 from web.render import see_other
 from web.views.schedule_common import page
@@ -215,7 +214,7 @@ async def _alert_supervisors(request: web.Request, staff: Staff, case_id: str) -
     """The on-duty supervisors' consoles get the case code (never a name) at once. The code is read through
     ``records`` like every case read (one more audited read)."""
     found = await records.read_case(cases.context(request.app), staff, case_id)
-    await alerts.high_risk(request.app, case_id=case_id, code=found.case.code, by=staff.name)
+    alerts.high_risk(request.app, case_id=case_id, code=found.case.code, by=staff.name)
 
 
 async def note_submit(request: web.Request) -> web.StreamResponse:

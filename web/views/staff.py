@@ -14,7 +14,6 @@ from server.client_address import client_address
 from server.errors import InvalidInput, TooManyAttempts
 from server.identity import STAFF_COOKIE
 from server.keys import keyring_key, sessionmaker_key, settings_key
-from server.links import join_url
 from server.models import utcnow
 from web.guard import (
     LOGIN_CSRF_COOKIE,
@@ -25,6 +24,7 @@ from web.guard import (
 )
 from web.i18n import negotiate, translate
 from web.keys import page_staff_key
+from web.links import join_url
 from web.render import render, see_other
 
 CONSOLE = "/console"  # where a login lands when ``next`` is missing or not a same-site path

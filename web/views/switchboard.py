@@ -18,10 +18,10 @@ from server.auth import SessionInfo
 from server.cases import records
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
-from server.links import join_url
 from server.models import Role, Service, Staff, utcnow
 from web.guard import checked_form
 from web.i18n import negotiate
+from web.links import join_url
 from web.views import settings_store as store
 from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, group_token, parse_instant
 from web.views.schedule_common import page, require_role

@@ -1,15 +1,16 @@
-"""The composition root: ``create_app(settings)`` wires the packages together. Nothing runs at import time."""
+"""The composition root: ``create_app(settings)`` wires the four packages together (the database, the notes
+keyring, the signaling endpoints, the pages and the background jobs). It stands above them, beside ``run.py`` and
+``cli.py``: nothing in ``server``, ``signaling``, ``scheduling`` or ``web`` imports it. Nothing runs at import
+time."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-import scheduling.case_linker
 import scheduling.jobs
-import scheduling.retention
 import signaling
 import web as web_ui
-from server.cases import keyring_ctx
+from server.cases import keyring_ctx, linker, retention
 from server.db import database_ctx
 from server.keys import settings_key
 from server.middleware import on_response_prepare, security_headers
@@ -31,6 +32,6 @@ def create_app(settings: Settings) -> web.Application:
     signaling.setup(app)
     web_ui.setup(app)
     app.cleanup_ctx.append(scheduling.jobs.jobs_ctx)
-    app.cleanup_ctx.append(scheduling.retention.retention_ctx)
-    app.cleanup_ctx.append(scheduling.case_linker.case_linker_ctx)
+    app.cleanup_ctx.append(retention.retention_ctx)
+    app.cleanup_ctx.append(linker.case_linker_ctx)
     return app

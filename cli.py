@@ -13,15 +13,15 @@ from aiohttp import web
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app import create_app
 from server import auth, consultations, logs, sealing
-from server.app import create_app
 from server.cases import rotation
 from server.db import create_engine, make_sessionmaker, migrate_as_owner
 from server.errors import InvalidInput
-from server.links import join_url, operator_url
 from server.models import Role, Service, Staff
 from server.sealing import SealError
 from server.settings import Settings
+from web.links import join_url, operator_url
 
 log = logging.getLogger(__name__)
 

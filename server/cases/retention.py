@@ -14,10 +14,8 @@ anonymised under ``UPDATE ... WHERE anonymised_at IS NULL``, so each purge is do
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiohttp import web
@@ -39,6 +37,7 @@ from server.models import (
     SafetyAction,
     utcnow,
 )
+from server.periodic import CleanupContext, periodic_ctx
 from server.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,34 +108,14 @@ async def purge_once(sessionmaker: Sessionmaker, settings: Settings, now: dateti
     return len(touched | anonymised)
 
 
-async def retention_loop(
-    sessionmaker: Sessionmaker, settings: Settings, clock: Clock = utcnow, interval: float = INTERVAL_SECONDS
-) -> None:
-    """Run :func:`purge_once` now and then every ``interval`` seconds until cancelled; a failed round is logged
-    by class name and the next one tries again."""
-    while True:
-        try:
-            await purge_once(sessionmaker, settings, clock())
-        except Exception as exc:
-            log.warning("retention round failed: %s", type(exc).__name__)
-        await asyncio.sleep(interval)
+def retention_job(clock: Clock = utcnow, interval: float = INTERVAL_SECONDS) -> CleanupContext:
+    """A cleanup context running :func:`purge_once` at start and then every ``interval`` seconds (after
+    ``database_ctx``); cancelled and awaited at shutdown."""
 
+    async def round_(app: web.Application) -> int:
+        return await purge_once(app[sessionmaker_key], app[settings_key], clock())
 
-def retention_job(
-    clock: Clock = utcnow, interval: float = INTERVAL_SECONDS
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context running the retention job (after ``database_ctx``); cancelled and awaited at shutdown."""
-
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(
-            retention_loop(app[sessionmaker_key], app[settings_key], clock, interval), name="retention"
-        )
-        yield
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
-
-    return ctx
+    return periodic_ctx("retention", "retention round", interval, round_)
 
 
 retention_ctx = retention_job()
