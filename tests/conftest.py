@@ -5,30 +5,28 @@ database. Without a reachable PostgreSQL the second run is skipped, except when 
 CI), where it fails.
 """
 
+# ruff: noqa: E402 (the helpers are registered for assert rewriting before they are imported)
+
 from __future__ import annotations
 
-import os
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# The helpers' asserts are reported like the tests' own (before anything imports them).
+pytest.register_assert_rewrite("tests.helpers")
+
 from aiohttp.test_utils import TestClient, TestServer
 from pytest_aiohttp import AiohttpClient
 
 from app import create_app
 from server.logs import AccessLogger
 from server.settings import Settings
-from tests.services import fresh_postgres_database
-
-REQUIRE_SERVICES = os.environ.get("ASCOLTO_REQUIRE_SERVICES") == "1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.helpers.ports import free_port
+from tests.helpers.services import REQUIRE_SERVICES, fresh_postgres_database
+from tests.helpers.web import MakeClient
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -56,9 +54,6 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
         return Settings(**values).validated()
 
     return make
-
-
-MakeClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
 @pytest.fixture

@@ -24,8 +24,9 @@ from server.keys import sessionmaker_key, settings_key
 from server.models import OutcomeKind, RiskLevel, Role, Staff
 from server.settings import Settings
 from tests.bench import report
-from tests.factories import PASSWORD, csrf_from
-from tests.services import fresh_postgres_database
+from tests.helpers.factories import PASSWORD
+from tests.helpers.services import fresh_postgres_database
+from tests.helpers.web import csrf_from
 
 ROUNDS = 15
 PER_ROUND = 40

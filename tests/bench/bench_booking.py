@@ -37,7 +37,7 @@ from server.db import create_engine, make_sessionmaker
 from server.models import Booking, Consultation, OutboxMessage, Role, Service, Staff, utcnow
 from server.settings import Settings
 from tests.bench import report
-from tests.services import fresh_postgres_database
+from tests.helpers.services import fresh_postgres_database
 from web.api.ratelimit import limiter_key
 
 CLIENTS = 8

@@ -9,9 +9,9 @@ import statistics
 from typing import Any
 
 from tests.bench import report
-from tests.e2e.flows import citizen_knock, operator_login
-from tests.e2e.standalone import chromium, new_context, running_server
-from tests.factories import make_consultation
+from tests.helpers.browser import chromium, new_context, running_server
+from tests.helpers.factories import make_consultation
+from tests.helpers.pages import citizen_knock, operator_login
 from web.links import join_url
 
 CALLS = 12

@@ -7,8 +7,8 @@ import asyncio
 from typing import Any
 
 from tests.bench import report
-from tests.e2e.standalone import chromium, new_context, running_server
-from tests.factories import make_consultation
+from tests.helpers.browser import chromium, new_context, running_server
+from tests.helpers.factories import make_consultation
 from web.links import join_url
 
 DEVICE_CHECK_SHOWN = """() => {

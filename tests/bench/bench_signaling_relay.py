@@ -97,7 +97,7 @@ def ascolto_app(port: int, data_dir: Path) -> web.Application:
 
 
 async def make_rooms(app: web.Application) -> list[dict[str, str]]:
-    from tests.factories import make_consultation, make_staff
+    from tests.helpers.factories import make_consultation, make_staff
 
     staff = await make_staff(app)
     rooms = []
@@ -193,7 +193,8 @@ async def bare_pairs(session: aiohttp.ClientSession, base: str) -> list[Pair]:
 
 
 async def login(base: str, email: str) -> aiohttp.ClientSession:
-    from tests.factories import PASSWORD, csrf_from
+    from tests.helpers.factories import PASSWORD
+    from tests.helpers.web import csrf_from
 
     session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
     page = await session.get(f"{base}/login")

@@ -29,7 +29,7 @@ from server.models import Role
 from server.settings import Settings
 from tests.bench import report
 from tests.bench.bench_booking import _free_port, _wait_ready
-from tests.services import fresh_postgres_database
+from tests.helpers.services import fresh_postgres_database
 
 SESSIONS = 100_000
 CASES = 30_000

@@ -7,17 +7,16 @@ where they fail.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import REQUIRE_SERVICES, MakeClient
-from tests.e2e.standalone import CHROMIUM, HAVE_CHROMIUM, PASSWORD, chromium
-from tests.factories import make_staff
+from tests.helpers.browser import CHROMIUM, HAVE_CHROMIUM, PASSWORD, LiveServer, NewContext, chromium
+from tests.helpers.factories import make_staff
+from tests.helpers.services import REQUIRE_SERVICES
+from tests.helpers.web import MakeClient
 
 DEBUG = os.environ.get("ASCOLTO_E2E_DEBUG") == "1"
 
@@ -38,23 +37,12 @@ async def browser() -> AsyncIterator[Any]:
         yield instance
 
 
-@dataclass
-class LiveServer:
-    client: TestClient[Any, Any]
-    url: str  # the origin, e.g. http://127.0.0.1:43123
-    email: str
-    password: str
-
-
 @pytest.fixture
 async def live_server(make_client: MakeClient) -> LiveServer:
     client = await make_client()
     staff = await make_staff(client.app, password=PASSWORD, name="Dott.ssa Rossi")
     url = str(client.make_url("")).rstrip("/")
     return LiveServer(client=client, url=url, email=staff.email, password=PASSWORD)
-
-
-NewContext = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture

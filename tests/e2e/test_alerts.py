@@ -10,10 +10,9 @@ from server import cases
 from server.cases import records
 from server.models import Role
 from signaling.alerts import alert_hub_key
-from tests.e2e.conftest import LiveServer, NewContext
-from tests.e2e.flows import operator_login
-from tests.e2e.standalone import PASSWORD
-from tests.factories import make_consultation, make_staff
+from tests.helpers.browser import PASSWORD, LiveServer, NewContext
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.pages import operator_login
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from server.keys import sessionmaker_key
 from server.models import Booking, Consultation, OpeningHours, Service, utcnow
-from tests.conftest import MakeClient
-from tests.e2e.conftest import LiveServer, NewContext
-from tests.e2e.flows import citizen_knock, operator_login
+from tests.helpers.browser import LiveServer, NewContext
+from tests.helpers.pages import citizen_knock, operator_login
+from tests.helpers.web import MakeClient
 from tests.integration.test_mail import SmtpSink, smtp_server
 
 pytestmark = pytest.mark.e2e

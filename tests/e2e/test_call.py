@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, NewContext
-from tests.e2e.flows import (
+from tests.helpers.browser import LiveServer, NewContext
+from tests.helpers.pages import (
     call_state,
     citizen_knock,
     create_consultation,

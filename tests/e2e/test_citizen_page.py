@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LiveServer, NewContext
-from tests.e2e.flows import citizen_knock, create_consultation, operator_login, wait_for_media
 from tests.e2e.test_call import start_call
+from tests.helpers.browser import LiveServer, NewContext
+from tests.helpers.pages import citizen_knock, create_consultation, operator_login, wait_for_media
 
 pytestmark = pytest.mark.e2e
 

@@ -11,10 +11,9 @@ import pytest
 from server import supervision
 from server.keys import sessionmaker_key
 from server.models import Role, Staff, utcnow
-from tests.e2e.conftest import LiveServer, NewContext
-from tests.e2e.flows import operator_login
-from tests.e2e.standalone import PASSWORD
-from tests.factories import make_staff
+from tests.helpers.browser import PASSWORD, LiveServer, NewContext
+from tests.helpers.factories import make_staff
+from tests.helpers.pages import operator_login
 
 pytestmark = pytest.mark.e2e
 

@@ -12,10 +12,10 @@ import sys
 import time
 
 from signaling import protocol as p
-from tests.e2e.standalone import running_server
 from tests.fuzz.rooms import AlertsFuzz, ConsultationFuzz, GroupFuzz
 from tests.fuzz.sockets import Fuzz, batches, drive
 from tests.fuzz.strategies import frames
+from tests.helpers.browser import running_server
 
 MESSAGES = 100_000
 CHUNK = 40  # batches per hypothesis run

@@ -23,10 +23,10 @@ from server.keys import sessionmaker_key
 from server.models import Role, utcnow
 from signaling import protocol as p
 from signaling.group_hub import group_hub_key
-from tests.factories import make_staff
 from tests.fuzz.oracle import Expected, Verdict, expected
 from tests.fuzz.sockets import Answer, Fuzz, FuzzFailure, Socket, short
 from tests.fuzz.strategies import MAX_FRAME, Frame
+from tests.helpers.factories import make_staff
 from tests.integration.test_ws_support import Peer
 
 CONTENT = frozenset({"offer", "answer", "candidate", "renegotiate", "media", "chat"})

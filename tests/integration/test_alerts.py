@@ -17,7 +17,7 @@ from server.cases import alerts, policy, records
 from server.cases.policy import Action
 from server.models import RiskLevel, Role
 from signaling.alerts import alert_hub_key
-from tests.factories import make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
 from tests.integration.test_ws_support import Harness, Peer
 
 Client = TestClient[Any, Any]

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from scheduling.slots import Slot, local_day, to_utc
 from server.keys import sessionmaker_key
 from server.models import Booking, BookingChannel, BookingStatus, IdempotencyRecord, Role, utcnow
-from tests.conftest import MakeClient
-from tests.factories import login, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import MakeClient, login
 from tests.integration.test_booking import count, free, full_day, make_operators, make_service
 from web.api.ratelimit import Rate, limiter_key
 

@@ -12,8 +12,8 @@ from sqlalchemy import update
 from server.identity import STAFF_COOKIE
 from server.keys import sessionmaker_key
 from server.models import LoginThrottle, StaffSession, utcnow
-from tests.conftest import MakeClient
-from tests.factories import PASSWORD, csrf_from, login, make_staff
+from tests.helpers.factories import PASSWORD, make_staff
+from tests.helpers.web import MakeClient, csrf_from, login
 
 
 def use_cookie(client: TestClient[Any, Any], value: str) -> None:

@@ -26,7 +26,7 @@ from server.models.scheduling import (
     SeriesException,
     SeriesInvitee,
 )
-from tests.factories import make_staff
+from tests.helpers.factories import make_staff
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # Monday 30 November 2026, 07:00 in Rome
 TUESDAY = date(2026, 12, 1)

@@ -34,7 +34,7 @@ from server.models import (
     Staff,
     utcnow,
 )
-from tests.conftest import MakeClient
+from tests.helpers.web import MakeClient
 
 
 class Links:

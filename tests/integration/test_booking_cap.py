@@ -17,7 +17,7 @@ from scheduling.slots import local_day
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Booking, BookingStatus, Staff, utcnow
-from tests.conftest import MakeClient
+from tests.helpers.web import MakeClient
 from tests.integration.test_booking import citizen, free, full_day, make_operators, make_service
 
 CAP = 3

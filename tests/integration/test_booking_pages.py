@@ -16,7 +16,8 @@ from server.models import (
     OutboxMessage,
     Role,
 )
-from tests.factories import csrf_from, login, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import csrf_from, login
 from tests.integration.test_schedule_pages import Client, coordinator_login, count, make_service
 from web.api.ratelimit import Rate, limiter_key
 

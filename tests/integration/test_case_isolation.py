@@ -15,7 +15,8 @@ from sqlalchemy import select
 from server.cases.linking import link_pending
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Booking, Case, CaseWorker, Consultation, Role, Staff
-from tests.factories import login, make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.web import login
 from tests.integration.test_api import body
 from tests.integration.test_booking import free, make_service
 from tests.integration.test_booking_pages import citizen, public_form, slots_in, tomorrow

@@ -26,7 +26,7 @@ from server.models import (
     Consultation,
 )
 from server.models.cases import CaseSuggestion
-from tests.factories import make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
 from tests.integration.test_api import body
 from tests.integration.test_booking import free, make_operators, make_service
 from web.api.ratelimit import limiter_key

@@ -25,7 +25,8 @@ from server.models import (
     SafetyAction,
     Staff,
 )
-from tests.factories import login, make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.web import login
 from tests.integration.test_alerts import AlertHarness, until_listening
 
 Client = TestClient[Any, Any]

@@ -20,7 +20,7 @@ from server.errors import Forbidden, InvalidInput, NotFound
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Case, CaseNote, OutcomeKind, RiskLevel, Role, Staff
 from server.sealing import Keyring, SealError, decode_key, load_keyring, new_key
-from tests.factories import make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
 
 Client = TestClient[Any, Any]
 NOTE = "Racconta di una lite violenta con il fratello; nessun pensiero autolesivo."

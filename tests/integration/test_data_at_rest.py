@@ -22,7 +22,7 @@ from server.db import create_engine, database_ok
 from server.keys import sessionmaker_key, settings_key
 from server.models import Role, utcnow
 from server.settings import Settings
-from tests.factories import make_staff
+from tests.helpers.factories import make_staff
 from tests.integration.test_rights import NOTE, citizen_case
 
 NAME, EMAIL = b"Maria Bianchi", b"maria@example.org"

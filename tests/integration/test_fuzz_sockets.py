@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 
 from signaling import protocol as p
-from tests.conftest import MakeClient
 from tests.fuzz.oracle import Verdict
 from tests.fuzz.rooms import AlertsFuzz, ConsultationFuzz, GroupFuzz
 from tests.fuzz.sockets import batches, drive
 from tests.fuzz.strategies import MAX_FRAME, frames, oversize
+from tests.helpers.web import MakeClient
 from tests.integration.test_ws_support import Harness
 
 # The fuzz sends as fast as it reads its answers: far above the per-socket rate limit, which has its own tests.

@@ -17,7 +17,7 @@ from server import supervision
 from server.keys import sessionmaker_key
 from server.models import Role, Staff, utcnow
 from signaling.group_hub import group_hub_key
-from tests.factories import make_staff
+from tests.helpers.factories import make_staff
 from tests.integration.test_ws_support import Harness, Peer
 
 Client = TestClient[Any, Any]

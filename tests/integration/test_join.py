@@ -14,7 +14,7 @@ from server import consultations
 from server.identity import CITIZEN_COOKIE
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, CitizenPass, Consultation, utcnow
-from tests.factories import make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
 
 
 async def test_the_link_becomes_a_cookie_and_a_clean_url(client: TestClient[Any, Any]) -> None:

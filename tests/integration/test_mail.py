@@ -36,7 +36,7 @@ from server.models import (
     Staff,
 )
 from server.settings import Settings
-from tests.conftest import free_port
+from tests.helpers.ports import free_port
 
 Sessionmaker = async_sessionmaker[AsyncSession]
 

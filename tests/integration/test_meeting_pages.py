@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from server.keys import sessionmaker_key
 from server.models import MeetingSeries, Role, SeriesException
-from tests.factories import login, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import login
 
 
 def next_thursday() -> date:

@@ -16,8 +16,8 @@ from server.identity import STAFF_COOKIE
 from server.keys import sessionmaker_key, settings_key
 from server.mfa import MAX_ATTEMPTS, MFA_COOKIE
 from server.models import AuditEvent, MfaRecoveryCode, Role, Staff, StaffMfa
-from tests.conftest import MakeClient
-from tests.factories import PASSWORD, csrf_from, make_staff
+from tests.helpers.factories import PASSWORD, make_staff
+from tests.helpers.web import MakeClient, csrf_from
 
 MFA_ON = {"mfa_roles": ("operator", "supervisor", "coordinator")}
 SECRET = re.compile(r'<code class="secret" id="secret">([A-Z2-7]+)</code>')

@@ -29,8 +29,8 @@ from schemathesis.core.result import Ok
 
 from server.keys import settings_key
 from server.models import Role
-from tests.conftest import MakeClient
-from tests.factories import login, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import MakeClient, login
 from tests.integration.test_api import body
 from tests.integration.test_booking import free, make_operators, make_service
 from web.api.ratelimit import limiter_key

@@ -27,8 +27,9 @@ from server.keys import engine_key, keyring_key, sessionmaker_key, settings_key
 from server.models import Booking, Consultation, OutboxMessage, OutboxStatus, Role
 from server.outbox import keyring_for, open_links
 from server.settings import Settings
-from tests.conftest import MakeClient, free_port
-from tests.factories import login, make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.ports import free_port
+from tests.helpers.web import MakeClient, login
 from tests.integration.test_booking_pages import JOIN, MANAGE, public_form
 from tests.integration.test_mail import SmtpSink, enqueue_booking_emails, open_db, outbox, seed_booking, smtp_server
 from tests.integration.test_schedule_pages import Client, coordinator_login, make_service

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from server.keys import keyring_key, sessionmaker_key
 from server.models import OutboxMessage
 from server.outbox import open_links, redact_link
-from tests.factories import login, make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.web import login
 
 JOIN_LINK = re.compile(r'id="join-link"[^>]*value="(http://[^"]+/join/[^"]+)"')
 

@@ -22,9 +22,9 @@ from server import audit
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Consultation
 from server.settings import Settings
-from tests.conftest import REQUIRE_SERVICES, free_port
-from tests.factories import make_consultation, make_staff
-from tests.services import fresh_postgres_database, postgres_url
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.ports import free_port
+from tests.helpers.services import REQUIRE_SERVICES, fresh_postgres_database, postgres_url
 
 ROLES_SQL = Path(__file__).parents[2] / "deploy" / "postgres" / "roles.sql"
 

@@ -18,7 +18,7 @@ from server import cases
 from server.cases import records, retention, review
 from server.keys import sessionmaker_key, settings_key
 from server.models import AuditEvent, Case, CaseNote, Consultation, Outcome, OutcomeKind, Reason, Role, utcnow
-from tests.factories import make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
 
 Client = TestClient[Any, Any]
 DAYS = 30

@@ -17,7 +17,8 @@ from server import audit, cases
 from server.cases import records
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Booking, Case, CaseNote, Consultation, OutcomeKind, RiskLevel, Role, Staff
-from tests.factories import login, make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.web import login
 
 Client = TestClient[Any, Any]
 NOTE = "Nota riservata sul colloquio."

@@ -24,7 +24,8 @@ from server.models import (
     Service,
     Staff,
 )
-from tests.factories import login, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import login
 
 Client = TestClient[Any, Any]
 

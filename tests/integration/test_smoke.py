@@ -4,7 +4,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.factories import login, make_consultation, make_staff
+from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.web import login
 
 
 async def test_healthz(client: TestClient[Any, Any]) -> None:

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from server.identity import STAFF_COOKIE
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Role, Staff, StaffSession
-from tests.factories import PASSWORD, csrf_from, login, make_staff
+from tests.helpers.factories import PASSWORD, make_staff
+from tests.helpers.web import csrf_from, login
 
 NEW_PASSWORD = "a brand new long password"
 

@@ -32,8 +32,8 @@ from server.models import (
     Service,
     Staff,
 )
-from tests.conftest import MakeClient
-from tests.factories import login, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import MakeClient, login
 
 PERIOD = stats.Period(date(2026, 1, 1), date(2026, 3, 31))
 QUERY = "from=2026-01-01&to=2026-03-31"

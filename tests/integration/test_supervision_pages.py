@@ -14,7 +14,8 @@ from sqlalchemy import select
 from server import supervision
 from server.keys import sessionmaker_key
 from server.models import MeetingSeries, Role, SeriesInvitee, Staff, SupervisionRoom, utcnow
-from tests.factories import login, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import login
 from web.views.schedule_common import ROME
 from web.views.supervision import agenda_problem
 

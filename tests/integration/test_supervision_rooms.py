@@ -13,7 +13,7 @@ from server import supervision
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, MeetingSeries, Role, SeriesInvitee, utcnow
-from tests.factories import make_staff
+from tests.helpers.factories import make_staff
 
 Client = TestClient[Any, Any]
 

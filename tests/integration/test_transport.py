@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.identity import CITIZEN_COOKIE, STAFF_COOKIE
-from tests.conftest import MakeClient
-from tests.factories import PASSWORD, csrf_from, make_consultation, make_staff
+from tests.helpers.factories import PASSWORD, make_consultation, make_staff
+from tests.helpers.web import MakeClient, csrf_from
 from web.guard import LOGIN_CSRF_COOKIE
 
 HTTPS = "https://ascolto.example"

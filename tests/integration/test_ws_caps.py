@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from server.models import Role
 from signaling.caps import sockets_key
-from tests.factories import make_staff
+from tests.helpers.factories import make_staff
 from tests.integration.test_ws_support import Harness, Peer
 
 Client = TestClient[Any, Any]

@@ -13,7 +13,8 @@ from sqlalchemy import delete, update
 from server import consultations
 from server.keys import sessionmaker_key
 from server.models import Role, Staff, StaffSession
-from tests.factories import csrf_from, make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.web import csrf_from
 from tests.integration.test_ws_caps import open_socket, refusal
 from tests.integration.test_ws_support import Harness, Peer
 

@@ -16,7 +16,8 @@ from aiohttp.test_utils import TestClient
 
 from server.keys import settings_key
 from server.models import Staff
-from tests.factories import PASSWORD, csrf_from, make_consultation, make_staff
+from tests.helpers.factories import PASSWORD, make_consultation, make_staff
+from tests.helpers.web import csrf_from
 
 TIMEOUT = 5.0
 

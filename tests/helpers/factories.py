@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from server import auth, consultations
 from server.consultations import NewConsultation
@@ -48,27 +46,3 @@ async def make_consultation(
         minutes=minutes,
         **fields,
     )
-
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def csrf_from(html: str) -> str:
-    match = CSRF_FIELD.search(html)
-    assert match, "no CSRF token in the page"
-    return match.group(1)
-
-
-async def login(client: TestClient[Any, Any], staff: Staff, password: str = PASSWORD) -> str:
-    """Log in through the form like a browser; return the session's CSRF token."""
-    page = await client.get("/login")
-    token = csrf_from(await page.text())
-    response = await client.post(
-        "/login",
-        data={"email": staff.email, "password": password, "csrf_token": token, "next": "/console"},
-        allow_redirects=False,
-    )
-    assert response.status == 303, await response.text()
-    console = await client.get("/console")
-    assert console.status == 200
-    return csrf_from(await console.text())

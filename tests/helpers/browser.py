@@ -1,22 +1,25 @@
-"""A server and a browser outside pytest (benchmarks, screenshots): a free port, a temporary SQLite data dir."""
+"""Chromium for the browser tests, the benchmarks and the fuzzer: where it is and how it is launched; a server and a
+browser context outside pytest (benchmarks, screenshots, ``make fuzz``: a free port, a temporary SQLite data dir);
+the types of the browser tests' fixtures (``live_server``, ``new_context``, in ``tests/e2e/conftest.py``)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from app import create_app
 from server.models import Staff
 from server.settings import Settings
-from tests.conftest import free_port
-from tests.factories import make_staff
+from tests.helpers.factories import make_staff
+from tests.helpers.ports import free_port
 
 CHROMIUM = os.environ.get("ASCOLTO_CHROMIUM", "/usr/bin/chromium")
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
@@ -38,6 +41,19 @@ CHROMIUM_ARGS = [
     "--disable-backgrounding-occluded-windows",
 ]
 PASSWORD = "a long and private passphrase"
+
+
+@dataclass
+class LiveServer:
+    """The ``live_server`` fixture: an in-process server on a real port, and a staff member to log in as."""
+
+    client: TestClient[Any, Any]
+    url: str  # the origin, e.g. http://127.0.0.1:43123
+    email: str
+    password: str
+
+
+NewContext = Callable[..., Awaitable[Any]]  # the new_context fixture: ``await new_context(**options)``
 
 
 @dataclass

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+REQUIRE_SERVICES = os.environ.get("ASCOLTO_REQUIRE_SERVICES") == "1"
 
 
 def postgres_url() -> str:

@@ -1,0 +1,11 @@
+"""Ports on 127.0.0.1, with nothing heavier than the standard library (benchmark server processes use them too)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
