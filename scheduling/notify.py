@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from sqlalchemy import delete, func, select
@@ -26,11 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling.ics import booking_ics
 from server import outbox
+from server.clock import ROME
 from server.db import insert_now
 from server.models import Booking, BookingMode, OutboxMessage, OutboxStatus, Service, utcnow
 from server.settings import Settings
 
-ROME = ZoneInfo("Europe/Rome")
 REMINDER_PREFIX = "reminder_"
 
 TEXTS: dict[str, dict[str, str]] = {

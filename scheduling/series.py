@@ -12,16 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.clock import ROME
 from server.errors import InvalidInput, NotFound
 from server.models import MeetingSeries, SeriesException, SeriesInvitee
 
-ROME = ZoneInfo("Europe/Rome")
 # Meetings recur at most daily: SECONDLY/MINUTELY/HOURLY rules are nonsense here and can expand without end.
 FREQUENCIES = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
 MAX_MINUTES = 12 * 60

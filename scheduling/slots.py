@@ -28,9 +28,8 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-ROME = ZoneInfo("Europe/Rome")
+from server.clock import ROME
 
 Ranges = Sequence[tuple[time, time]]
 _Interval = tuple[int, int]  # [start, end) in epoch seconds

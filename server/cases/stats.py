@@ -26,9 +26,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     ColumnElement,
@@ -47,6 +46,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server import clock
+from server.clock import TIMEZONE
 from server.models import (
     Booking,
     BookingChannel,
@@ -64,7 +65,6 @@ from server.models import (
     utcnow,
 )
 
-ROME = ZoneInfo("Europe/Rome")
 UNBOOKED = "unbooked"
 NO_OUTCOME = "none"
 NO_SERVICE = ""
@@ -80,8 +80,8 @@ class Period:
 
     def bounds(self) -> tuple[datetime, datetime]:
         """The UTC instants [start, end) the period covers."""
-        start = datetime.combine(self.first, time(), tzinfo=ROME).astimezone(UTC)
-        end = datetime.combine(self.last + timedelta(days=1), time(), tzinfo=ROME).astimezone(UTC)
+        start = clock.instant(self.first, time())
+        end = clock.instant(self.last + timedelta(days=1), time())
         return start, end
 
 
@@ -168,7 +168,7 @@ def _sqlite_local(column: Any) -> ColumnElement[Any]:
 def local_day(dialect: str, column: Any) -> ColumnElement[Any]:
     """The Europe/Rome date of a UTC column (a DATE on PostgreSQL, 'YYYY-MM-DD' on SQLite)."""
     if dialect == "postgresql":
-        return cast(func.timezone("Europe/Rome", column), Date)
+        return cast(func.timezone(TIMEZONE, column), Date)
     return func.date(_sqlite_local(column))
 
 

@@ -12,7 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.availability import free_slots_for, load_day_inputs, load_inputs, load_service, service_and_rules
-from scheduling.slots import ROME, Slot, free_slots
+from scheduling.slots import Slot, free_slots
+from server.clock import ROME
 from server.errors import NotFound
 from server.keys import sessionmaker_key
 from server.models import Booking, BookingChannel, BookingMode, BookingStatus, Role, Service, Staff

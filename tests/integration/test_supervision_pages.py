@@ -12,11 +12,11 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from server import supervision
+from server.clock import ROME
 from server.keys import sessionmaker_key
 from server.models import MeetingSeries, Role, SeriesInvitee, Staff, SupervisionRoom, utcnow
 from tests.helpers.factories import make_staff
 from tests.helpers.web import login
-from web.views.schedule_common import ROME
 from web.views.supervision import agenda_problem
 
 Client = TestClient[Any, Any]

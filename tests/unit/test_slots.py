@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from scheduling import slots as slots_module
 from scheduling.availability import public_holidays
 from scheduling.slots import (
-    ROME,
     OperatorSchedule,
     Ranges,
     ServiceRules,
@@ -31,6 +30,7 @@ from scheduling.slots import (
     slot_is_free,
     to_utc,
 )
+from server.clock import ROME
 
 MINUTE = timedelta(minutes=1)
 SPRING = date(2026, 3, 29)  # 02:00-03:00 does not exist

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.clock import TIMEZONE
 from web.api.payload import MAX_BODY, MAX_DAYS
 from web.api.ratelimit import BOOKINGS_PER_MINUTE, SLOT_QUERIES_PER_MINUTE
 
@@ -33,7 +34,7 @@ def _limited(description: str) -> dict[str, Any]:
 
 STRING = {"type": "string"}
 INSTANT = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 (e.g. 2026-12-01T08:30:00Z)"}
-LOCAL = {"type": "string", "format": "date-time", "description": "The same instant in Europe/Rome time"}
+LOCAL = {"type": "string", "format": "date-time", "description": f"The same instant in {TIMEZONE} time"}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -95,7 +96,7 @@ SCHEMAS: dict[str, Any] = {
             "starts_at": INSTANT,
             "ends_at": INSTANT,
             "local": LOCAL,
-            "timezone": {"type": "string", "const": "Europe/Rome"},
+            "timezone": {"type": "string", "const": TIMEZONE},
             "mode": {"type": "string", "enum": ["video", "phone"]},
             "status": {"type": "string", "enum": ["active", "cancelled"]},
             "channel": {"type": "string", "enum": ["online", "switchboard", "follow_up"]},
@@ -140,7 +141,7 @@ def _slots_operation() -> dict[str, Any]:
         "type": "object",
         "properties": {
             "service": STRING,
-            "timezone": {"type": "string", "const": "Europe/Rome"},
+            "timezone": {"type": "string", "const": TIMEZONE},
             "slots": {"type": "array", "items": _ref("Slot")},
         },
     }
@@ -263,7 +264,7 @@ def document(base_url: str) -> dict[str, Any]:
         "info": {
             "title": "Ascolto booking API",
             "version": VERSION,
-            "description": "Services, free slots and bookings. Times are UTC; `local` fields are Europe/Rome.",
+            "description": f"Services, free slots and bookings. Times are UTC; `local` fields are {TIMEZONE}.",
         },
         "servers": [{"url": base_url}],
         "paths": _paths(),

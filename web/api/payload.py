@@ -8,19 +8,17 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from scheduling.booking import BookingRequest
 from scheduling.slots import Slot
+from server.clock import ROME, TIMEZONE
 from server.errors import AscoltoError, InvalidInput
 from server.keys import settings_key
 from server.models import Booking, Service, Staff
 from web.links import absolute, join_url
 
-ROME = ZoneInfo("Europe/Rome")
-TIMEZONE = "Europe/Rome"
 MAX_BODY = 16 * 1024  # a booking is a few hundred bytes
 MAX_DAYS = 62  # days of slots in one query
 BOOKING_FIELDS: dict[str, type] = {

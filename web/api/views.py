@@ -19,6 +19,7 @@ from scheduling.booking import STAFF_BOOKERS, Booked, ByToken, SlotTaken
 from server import identity
 from server.auth import SessionInfo
 from server.client_address import client_address
+from server.clock import TIMEZONE
 from server.crypto import same
 from server.errors import Forbidden, NotFound
 from server.keys import sessionmaker_key, settings_key
@@ -83,7 +84,7 @@ async def slots(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "service": service.slug,
-            "timezone": payload.TIMEZONE,
+            "timezone": TIMEZONE,
             "slots": [payload.slot_json(s, staff=staff) for s in found],
         }
     )

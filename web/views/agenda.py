@@ -18,6 +18,7 @@ from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import ByStaff, SlotTaken
 from server import supervision
 from server.auth import SessionInfo
+from server.clock import ROME
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Booking, BookingStatus, Role, Staff, SupervisionRoom, utcnow
@@ -26,7 +27,7 @@ from web.guard import checked_form
 from web.i18n import negotiate
 from web.render import see_other
 from web.views.booking_support import PageLinks, by_day, choose_day, parse_instant
-from web.views.schedule_common import ROME, page, parse_date, require_role, today_rome
+from web.views.schedule_common import page, parse_date, require_role, today_rome
 from web.views.settings_store import list_operators
 
 AGENDA_ROLES = (Role.OPERATOR, Role.COORDINATOR, Role.SUPERVISOR)  # a supervisor sees the team meetings

@@ -8,12 +8,12 @@ log. A link opened too early is remembered in a cookie too, so ``/call`` opens b
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_datetime
 
 from server import consultations, identity
+from server.clock import ROME
 from server.consultations import WindowState
 from server.identity import CITIZEN_COOKIE
 from server.keys import sessionmaker_key, settings_key
@@ -22,7 +22,6 @@ from web.i18n import negotiate
 from web.render import render, see_other
 
 PENDING_COOKIE = "ascolto_pending"
-ROME = ZoneInfo("Europe/Rome")
 
 
 async def index(request: web.Request) -> web.StreamResponse:

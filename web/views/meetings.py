@@ -10,13 +10,14 @@ from aiohttp import web
 from sqlalchemy import select
 
 from scheduling import series as meetings
-from server import supervision
+from server import clock, supervision
+from server.clock import ROME
 from server.errors import InvalidInput, NotFound
 from server.keys import sessionmaker_key
 from server.models import MeetingSeries, Role, SeriesException, SeriesInvitee, Staff, utcnow
 from web.guard import checked_form
 from web.render import see_other
-from web.views.schedule_common import ROME, FormErrors, page, parse_date, parse_int, parse_time, require_role
+from web.views.schedule_common import FormErrors, page, parse_date, parse_int, parse_time, require_role
 
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
 REPEATS = {"weekly": "FREQ=WEEKLY;INTERVAL=1", "fortnightly": "FREQ=WEEKLY;INTERVAL=2"}
@@ -52,7 +53,7 @@ async def _list_page(
 
 
 def _local_instant(day: Any, at: Any) -> datetime:
-    return datetime.combine(day, at, tzinfo=ROME).astimezone(UTC)
+    return clock.instant(day, at)
 
 
 async def meeting_create(request: web.Request) -> web.StreamResponse:

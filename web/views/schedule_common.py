@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from itertools import pairwise
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from babel.dates import format_date, format_datetime
 from multidict import MultiDictProxy
 
+from server import clock
 from server.auth import SessionInfo
 from server.crypto import new_secret
 from server.errors import Forbidden
@@ -24,7 +24,6 @@ from web.i18n import negotiate
 from web.keys import login_csrf_key
 from web.render import render
 
-ROME = ZoneInfo("Europe/Rome")
 PUBLIC_CSRF_COOKIE = "ascolto_public_csrf"
 WEEKDAYS = range(7)
 _RANGE = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*[-–]\s*(\d{1,2})[:.](\d{2})\s*$")
@@ -125,7 +124,7 @@ class FormErrors:
 
 
 def local(when: datetime) -> datetime:
-    return when.astimezone(ROME)
+    return clock.local(when)
 
 
 def when_text(request: web.Request, when: datetime, pattern: str = "EEEE d MMMM y, HH:mm") -> str:
@@ -137,7 +136,7 @@ def day_text(request: web.Request, day: date, pattern: str = "EEEE d MMMM y") ->
 
 
 def today_rome() -> date:
-    return datetime.now(ROME).date()
+    return clock.today()
 
 
 # CSRF for the anonymous (citizen) forms: the double-submit pattern of the login form, on its own cookie.

@@ -5,20 +5,20 @@ recurring team meeting. Who may enter and who moderates is ``server.supervision`
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import exists, or_, select
 
-from server import supervision
+from server import clock, supervision
 from server.auth import SessionInfo
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.keys import sessionmaker_key
 from server.models import MeetingSeries, Role, SeriesInvitee, Staff, SupervisionRoom, utcnow
 from web.guard import checked_form, require_staff
 from web.render import see_other
-from web.views.schedule_common import ROME, FormErrors, page, parse_date, parse_int, parse_time, require_role
+from web.views.schedule_common import FormErrors, page, parse_date, parse_int, parse_time, require_role
 
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
 SHOWN_DAYS = 120  # one-off rooms listed on the supervision page, from now
@@ -109,7 +109,7 @@ def _check(values: dict[str, Any], now: datetime) -> tuple[dict[str, str], datet
         check.fields["invitees"] = "pick_one"
     starts_at = None
     if day is not None and at is not None:
-        starts_at = datetime.combine(day, at, tzinfo=ROME).astimezone(UTC)
+        starts_at = clock.instant(day, at)
         if minutes is not None and starts_at + timedelta(minutes=minutes) < now:
             check.fields["day"] = "in_the_past"
     return check.fields, starts_at, minutes or 0
