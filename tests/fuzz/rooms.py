@@ -27,7 +27,7 @@ from tests.fuzz.oracle import Expected, Verdict, expected
 from tests.fuzz.sockets import Answer, Fuzz, FuzzFailure, Socket, short
 from tests.fuzz.strategies import MAX_FRAME, Frame
 from tests.helpers.factories import make_staff
-from tests.integration.test_ws_support import Peer
+from tests.helpers.sockets import GroupHarness, Peer
 
 CONTENT = frozenset({"offer", "answer", "candidate", "renegotiate", "media", "chat"})
 
@@ -164,8 +164,6 @@ class ConsultationFuzz(Fuzz):
 
 class GroupFuzz(Fuzz):
     async def setup(self) -> None:
-        from tests.integration.test_group_room import GroupHarness
-
         self.harness = GroupHarness(self.harness.client)
         supervisor = await make_staff(self.app, role=Role.SUPERVISOR, name="Supervisore")
         invited = [await make_staff(self.app, name=f"Membro {n}") for n in range(3)]

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from tests.fuzz.oracle import ERROR_CODES, Verdict
 from tests.fuzz.strategies import MAX_FRAME, PEER, ROOM, SELF, Frame
-from tests.integration.test_ws_support import Harness, Peer
+from tests.helpers.sockets import Harness, Peer
 
 SYNC = ('{"v":2,"type":"fuzz-sync"}', '{"v":1,"type":"fuzz-sync"}')
 SYNC_ERRORS = (("unsupported_version", None), ("unknown_type", None))

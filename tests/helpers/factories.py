@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from server import auth, consultations
+from server import auth, consultations, supervision
 from server.consultations import NewConsultation
 from server.keys import sessionmaker_key, settings_key
-from server.models import Role, Staff
+from server.models import Role, Staff, utcnow
 
 PASSWORD = "correct horse battery staple"
 
@@ -46,3 +46,13 @@ async def make_consultation(
         minutes=minutes,
         **fields,
     )
+
+
+async def supervision_room(app: web.Application, members: int = 2) -> tuple[Staff, list[Staff], str]:
+    """A supervisor and ``members`` invited operators, and their one-off room."""
+    supervisor = await make_staff(app, role=Role.SUPERVISOR, name="Supervisore")
+    invited = [await make_staff(app, name=f"Membro {n}") for n in range(members)]
+    room = await supervision.create_room(
+        app[sessionmaker_key], supervisor, title="S", starts_at=utcnow(), invitees=[s.id for s in invited]
+    )
+    return supervisor, invited, room.id

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import MediaStreamTrack
 
-from tests.integration.test_ws_support import Harness, Peer
+from tests.helpers.sockets import Harness, Peer
 
 CALL_TIMEOUT = 30.0
 

@@ -8,7 +8,6 @@ import asyncio
 from datetime import datetime
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -18,30 +17,9 @@ from server.cases.policy import Action
 from server.models import RiskLevel, Role
 from signaling.alerts import alert_hub_key
 from tests.helpers.factories import make_consultation, make_staff
-from tests.integration.test_ws_support import Harness, Peer
+from tests.helpers.sockets import AlertHarness, until_listening
 
 Client = TestClient[Any, Any]
-
-
-class AlertHarness(Harness):
-    async def connect(self, session: aiohttp.ClientSession, origin: str | None = None) -> Peer:
-        ws = await session.ws_connect(f"{self.base}/ws/alerts", headers={"Origin": origin or self.origin})
-        peer = Peer(ws, session)
-        self._peers.append(peer)
-        return peer
-
-    async def refused(self, session: aiohttp.ClientSession, origin: str | None = None) -> int:
-        with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
-            await session.ws_connect(f"{self.base}/ws/alerts", headers={"Origin": origin or self.origin})
-        return refusal.value.status
-
-
-async def until_listening(client: Client, count: int) -> None:
-    for _ in range(100):
-        if client.app[alert_hub_key].listeners >= count:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the sockets did not register")
 
 
 async def test_a_high_risk_assessment_reaches_every_supervisor(client: Client) -> None:

@@ -26,8 +26,8 @@ from server.models import (
     Staff,
 )
 from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.sockets import AlertHarness, until_listening
 from tests.helpers.web import login
-from tests.integration.test_alerts import AlertHarness, until_listening
 
 Client = TestClient[Any, Any]
 NOTE = "Racconta di una lite violenta con il fratello; nessun pensiero autolesivo."

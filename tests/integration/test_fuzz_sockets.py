@@ -15,8 +15,8 @@ from tests.fuzz.oracle import Verdict
 from tests.fuzz.rooms import AlertsFuzz, ConsultationFuzz, GroupFuzz
 from tests.fuzz.sockets import batches, drive
 from tests.fuzz.strategies import MAX_FRAME, frames, oversize
+from tests.helpers.sockets import Harness
 from tests.helpers.web import MakeClient
-from tests.integration.test_ws_support import Harness
 
 # The fuzz sends as fast as it reads its answers: far above the per-socket rate limit, which has its own tests.
 FAST = 100_000

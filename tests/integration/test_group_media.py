@@ -1,7 +1,7 @@
 """A supervision meeting end to end, without a browser: aiortc participants join ``/ws/group`` over real sockets,
 publish generated VP8 and Opus through the server's SFU as the protocol says (their offer, the SFU's offers, the
 ``tracks`` map), and each decodes the video of every other participant. The frames are told apart by their pixels
-(:func:`tests.integration.test_sfu_media.publisher_of`), whatever the server says it forwards.
+(:func:`tests.helpers.media.publisher_of`), whatever the server says it forwards.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from server.models import Staff
-from tests.integration.test_group_room import GroupHarness, supervision_room
-from tests.integration.test_sfu_media import Grey, Sine, loopback_ice, publisher_of
-from tests.integration.test_ws_support import Peer
+from tests.helpers.factories import supervision_room
+from tests.helpers.media import Grey, Sine, loopback_ice, publisher_of
+from tests.helpers.sockets import GroupHarness, Peer
 
 __all__ = ["loopback_ice"]  # the autouse fixture: aiortc gets the loopback address
 
@@ -109,7 +109,7 @@ class Meeting:
 
 @pytest.fixture
 async def meeting(client: TestClient[Any, Any], loopback_ice: None) -> AsyncIterator[Meeting]:
-    supervisor, members, room = await supervision_room(client, members=2)
+    supervisor, members, room = await supervision_room(client.app, members=2)
     async with GroupHarness(client) as harness:
         found = Meeting([supervisor, *members], room, harness)
         try:

@@ -15,40 +15,15 @@ from aiohttp.test_utils import TestClient
 
 from server import supervision
 from server.keys import sessionmaker_key
-from server.models import Role, Staff, utcnow
 from signaling.group_hub import group_hub_key
-from tests.helpers.factories import make_staff
-from tests.integration.test_ws_support import Harness, Peer
+from tests.helpers.factories import make_staff, supervision_room
+from tests.helpers.sockets import GroupHarness
 
 Client = TestClient[Any, Any]
 
 
-class GroupHarness(Harness):
-    """Staff browsers on ``/ws/group``."""
-
-    async def connect(self, session: aiohttp.ClientSession, origin: str | None = None) -> Peer:
-        ws = await session.ws_connect(f"{self.base}/ws/group", headers={"Origin": origin or self.origin})
-        peer = Peer(ws, session)
-        self._peers.append(peer)
-        return peer
-
-    async def member(self, staff: Staff, room: str) -> tuple[Peer, dict[str, Any]]:
-        peer = await self.connect(await self.operator_browser(staff))
-        return peer, await peer.join(room)
-
-
-async def supervision_room(client: Client, members: int = 2) -> tuple[Staff, list[Staff], str]:
-    """A supervisor and ``members`` invited operators, and their one-off room."""
-    supervisor = await make_staff(client.app, role=Role.SUPERVISOR, name="Supervisore")
-    invited = [await make_staff(client.app, name=f"Membro {n}") for n in range(members)]
-    room = await supervision.create_room(
-        client.app[sessionmaker_key], supervisor, title="S", starts_at=utcnow(), invitees=[s.id for s in invited]
-    )
-    return supervisor, invited, room.id
-
-
 async def test_only_invited_staff_open_the_socket_and_join(client: Client) -> None:
-    supervisor, (member, _), room = await supervision_room(client)
+    supervisor, (member, _), room = await supervision_room(client.app)
     outsider = await make_staff(client.app)
     async with GroupHarness(client) as h:
         # A citizen cookie is refused at the handshake, before any room is named.
@@ -84,7 +59,7 @@ async def test_only_invited_staff_open_the_socket_and_join(client: Client) -> No
 
 
 async def test_moderation_is_enforced_by_the_server(client: Client) -> None:
-    supervisor, (first, second), room = await supervision_room(client)
+    supervisor, (first, second), room = await supervision_room(client.app)
     async with GroupHarness(client) as h, asyncio.timeout(30):
         mod, _ = await h.member(supervisor, room)
         one, _ = await h.member(first, room)

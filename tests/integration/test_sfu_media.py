@@ -11,24 +11,20 @@ from __future__ import annotations
 import asyncio
 import fractions
 import functools
-import math
 import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 
-import aioice.ice
 import av
 import pytest
 from aiortc import (
-    AudioStreamTrack,
     RTCBundlePolicy,
     RTCConfiguration,
     RTCPeerConnection,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
-    VideoStreamTrack,
 )
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av.video.frame import PictureType
@@ -36,60 +32,11 @@ from av.video.frame import PictureType
 from signaling.sfu import Feed, NegotiationBusy, Publishing, SdpOut, SfuEvent, Speaking, TracksOut
 from signaling.sfu import aiortc_private as private
 from signaling.sfu.embedded import EmbeddedSfu
+from tests.helpers.media import FPS, HEIGHT, WIDTH, Grey, Sine, loopback_ice, publisher_of
+
+__all__ = ["loopback_ice"]  # the autouse fixture: aiortc gets the loopback address
 
 ROOM = "room"
-WIDTH, HEIGHT, FPS = 160, 120, 15
-STEP = 30  # grey levels between publishers: 16, 46, 76, ...
-
-
-@pytest.fixture(autouse=True)
-def loopback_ice(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(aioice.ice, "get_host_addresses", lambda use_ipv4, use_ipv6: ["127.0.0.1"])
-
-
-def level_of(index: int) -> int:
-    return 16 + STEP * index
-
-
-class Grey(VideoStreamTrack):
-    """Frames of a publisher's own grey level, with a white block moving along the top rows."""
-
-    def __init__(self, index: int) -> None:
-        super().__init__()
-        self.level, self.n, self.started = level_of(index), 0, time.monotonic()
-
-    async def recv(self) -> av.VideoFrame:
-        self.n += 1
-        await asyncio.sleep(max(0.0, self.started + self.n / FPS - time.monotonic()))
-        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
-        luma = bytearray([self.level]) * (WIDTH * HEIGHT)
-        x = (self.n * 4) % (WIDTH - 16)
-        for row in range(16):
-            luma[row * WIDTH + x : row * WIDTH + x + 16] = b"\xeb" * 16
-        frame.planes[0].update(bytes(luma))
-        for plane in frame.planes[1:]:
-            plane.update(b"\x80" * plane.buffer_size)
-        frame.pts, frame.time_base = self.n * 6000, fractions.Fraction(1, 90000)
-        frame.pict_type = PictureType.NONE  # the encoder must choose (WEBRTC-TESTING.md)
-        return frame
-
-
-class Sine(AudioStreamTrack):
-    """A 440 Hz tone, 20 ms frames of 48 kHz mono."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.n, self.started = 0, time.monotonic()
-        samples = [int(8000 * math.sin(2 * math.pi * 440 * i / 48000)) for i in range(960)]
-        self.payload = b"".join(s.to_bytes(2, "little", signed=True) for s in samples)
-
-    async def recv(self) -> av.AudioFrame:
-        self.n += 1
-        await asyncio.sleep(max(0.0, self.started + self.n * 0.02 - time.monotonic()))
-        frame = av.AudioFrame(format="s16", layout="mono", samples=960)
-        frame.planes[0].update(self.payload)
-        frame.pts, frame.sample_rate, frame.time_base = self.n * 960, 48000, fractions.Fraction(1, 48000)
-        return frame
 
 
 class KeyframesOnRequest(MediaStreamTrack):
@@ -122,13 +69,6 @@ class KeyframesOnRequest(MediaStreamTrack):
             for packet in self.encoder.encode(frame):
                 packet.pts, packet.time_base = frame.pts, fractions.Fraction(1, 90000)
                 return packet
-
-
-def publisher_of(frame: av.VideoFrame) -> int:
-    """Whose frame this is: the grey level below the moving block, to the nearest publisher's level."""
-    plane = frame.planes[0]
-    row = bytes(plane)[(HEIGHT - 10) * plane.line_size : (HEIGHT - 10) * plane.line_size + WIDTH]
-    return round((sum(row) / len(row) - 16) / STEP)
 
 
 class Client:

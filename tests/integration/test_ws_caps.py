@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from server.models import Role
 from signaling.caps import sockets_key
 from tests.helpers.factories import make_staff
-from tests.integration.test_ws_support import Harness, Peer
+from tests.helpers.sockets import Harness, Peer, open_socket, refusal
 
 Client = TestClient[Any, Any]
 WITHIN = 10.0
@@ -27,23 +27,6 @@ async def until(condition: Callable[[], bool], within: float = WITHIN) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition did not come true")
-
-
-async def open_socket(h: Harness, session: aiohttp.ClientSession, path: str = "/ws") -> Peer:
-    ws = await session.ws_connect(f"{h.base}{path}", headers={"Origin": h.origin})
-    peer = Peer(ws, session)
-    h._peers.append(peer)
-    return peer
-
-
-async def refusal(h: Harness, session: aiohttp.ClientSession, path: str = "/ws") -> tuple[int, Any]:
-    """The status of a refused handshake and its JSON body (read by a plain GET with the upgrade headers)."""
-    headers = {"Origin": h.origin}
-    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
-        await session.ws_connect(f"{h.base}{path}", headers=headers)
-    upgrade = {**headers, "Upgrade": "websocket", "Connection": "Upgrade"}
-    response = await session.get(f"{h.base}{path}", headers=upgrade)
-    return info.value.status, await response.json()
 
 
 async def test_one_citizen_pass_cannot_hold_more_sockets_than_its_cap(make_client: Any) -> None:

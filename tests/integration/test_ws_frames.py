@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.integration.test_ws_support import Harness, Peer
+from tests.helpers.sockets import Harness, Peer
 
 
 async def test_frame_over_64k_closes_that_socket_with_1009_only(client: TestClient[Any, Any]) -> None:

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 
 from server.consultations import end_consultation
 from server.keys import sessionmaker_key
-from tests.integration.test_ws_support import Harness
+from tests.helpers.sockets import Harness
 
 
 async def refused(session: aiohttp.ClientSession, url: str, origin: str | None) -> tuple[int, Any]:

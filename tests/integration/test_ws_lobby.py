@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Consultation, ConsultationStatus
-from tests.integration.test_ws_support import Harness
+from tests.helpers.sockets import Harness
 
 
 async def test_knock_then_admit(client: TestClient[Any, Any]) -> None:

@@ -14,9 +14,8 @@ from server import consultations
 from server.keys import sessionmaker_key
 from server.models import Role, Staff, StaffSession
 from tests.helpers.factories import make_staff
+from tests.helpers.sockets import Harness, Peer, open_socket, refusal
 from tests.helpers.web import csrf_from
-from tests.integration.test_ws_caps import open_socket, refusal
-from tests.integration.test_ws_support import Harness, Peer
 
 Client = TestClient[Any, Any]
 WITHIN = 10.0  # the sweep runs every half second; this is only how long a test is willing to wait

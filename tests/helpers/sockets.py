@@ -1,21 +1,25 @@
-"""Helpers for the ``/ws`` tests (no tests here): browsers with their own cookie jars, and a signaling peer.
+"""Signaling sockets as clients see them: browsers with their own cookie jars, and a signaling peer.
 
 A :class:`Harness` wraps the ``client`` fixture's running server. Each operator and citizen gets its own
 ``aiohttp.ClientSession`` (own cookies), logs in or opens the join link like a browser, and connects to ``/ws``
-sending the site's Origin.
+sending the site's Origin; :class:`GroupHarness` connects staff to ``/ws/group``, :class:`AlertHarness` to
+``/ws/alerts``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from types import TracebackType
 from typing import Any, Self
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
 from server.keys import settings_key
 from server.models import Staff
+from signaling.alerts import alert_hub_key
 from tests.helpers.factories import PASSWORD, make_consultation, make_staff
 from tests.helpers.web import csrf_from
 
@@ -155,3 +159,59 @@ class Harness:
         await op.expect("lobby")
         await op.expect("peer_joined")
         return op, cit, room
+
+
+class GroupHarness(Harness):
+    """Staff browsers on ``/ws/group``."""
+
+    async def connect(self, session: aiohttp.ClientSession, origin: str | None = None) -> Peer:
+        ws = await session.ws_connect(f"{self.base}/ws/group", headers={"Origin": origin or self.origin})
+        peer = Peer(ws, session)
+        self._peers.append(peer)
+        return peer
+
+    async def member(self, staff: Staff, room: str) -> tuple[Peer, dict[str, Any]]:
+        peer = await self.connect(await self.operator_browser(staff))
+        return peer, await peer.join(room)
+
+
+class AlertHarness(Harness):
+    """Staff browsers on ``/ws/alerts``."""
+
+    async def connect(self, session: aiohttp.ClientSession, origin: str | None = None) -> Peer:
+        ws = await session.ws_connect(f"{self.base}/ws/alerts", headers={"Origin": origin or self.origin})
+        peer = Peer(ws, session)
+        self._peers.append(peer)
+        return peer
+
+    async def refused(self, session: aiohttp.ClientSession, origin: str | None = None) -> int:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refusal:
+            await session.ws_connect(f"{self.base}/ws/alerts", headers={"Origin": origin or self.origin})
+        return refusal.value.status
+
+
+async def until_listening(client: TestClient[Any, Any], count: int) -> None:
+    """Wait until the alert hub has ``count`` listeners."""
+    for _ in range(100):
+        if client.app[alert_hub_key].listeners >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the sockets did not register")
+
+
+async def open_socket(h: Harness, session: aiohttp.ClientSession, path: str = "/ws") -> Peer:
+    """A socket on ``path`` (any of the three endpoints) that the harness closes on exit."""
+    ws = await session.ws_connect(f"{h.base}{path}", headers={"Origin": h.origin})
+    peer = Peer(ws, session)
+    h._peers.append(peer)
+    return peer
+
+
+async def refusal(h: Harness, session: aiohttp.ClientSession, path: str = "/ws") -> tuple[int, Any]:
+    """The status of a refused handshake and its JSON body (read by a plain GET with the upgrade headers)."""
+    headers = {"Origin": h.origin}
+    with pytest.raises(aiohttp.WSServerHandshakeError) as info:
+        await session.ws_connect(f"{h.base}{path}", headers=headers)
+    upgrade = {**headers, "Upgrade": "websocket", "Connection": "Upgrade"}
+    response = await session.get(f"{h.base}{path}", headers=upgrade)
+    return info.value.status, await response.json()
