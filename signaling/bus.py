@@ -1,6 +1,6 @@
 """The message bus: room events published by room, delivered to every subscriber of that room.
 
-The hub publishes the effects a room produces (:class:`signaling.rooms.Send` and :class:`signaling.rooms.Close`)
+The hub publishes the effects a room produces (:class:`signaling.effects.Send` and :class:`signaling.effects.Close`)
 on the room's topic and delivers the ones addressed to its own sockets. With one process the
 :class:`InProcessBus` calls the subscribers directly, without copying or encoding anything. A Redis bus can
 implement the same interface (encoding events with :func:`signaling.protocol.serialise`) so that sockets of one
@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
-from signaling.rooms import Close, Send
+from signaling.effects import Close, Send
 
 Event = Send | Close
 Handler = Callable[[Event], None]

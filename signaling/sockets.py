@@ -28,7 +28,7 @@ from server.origins import origin_allowed
 from server.settings import Settings
 from signaling.caps import Sockets, sockets_key
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_UNSUPPORTED, MAX_FRAME, Connection, refuse
-from signaling.rooms import CLOSE_REPLACED
+from signaling.effects import CLOSE_REPLACED
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The selective forwarding unit behind group rooms, as an interface (see ``docs/supervision.md``).
 
-The room's policy (:mod:`signaling.group`) decides who receives what and hands the SFU a forwarding table
+The room's policy (:mod:`signaling.group.room`) decides who receives what and hands the SFU a forwarding table
 (:meth:`Sfu.route`); the SFU moves the media and reports what it sees (a participant's feed starting or stopping,
 audio levels) and what it must say to a client (its SDP, ICE candidates, which transceiver carries whose feed) as
 :data:`SfuEvent` values, through the callback given to :meth:`Sfu.join`. The embedded implementation is

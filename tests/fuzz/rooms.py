@@ -22,7 +22,7 @@ from server.cases import alerts
 from server.keys import sessionmaker_key
 from server.models import Role, utcnow
 from signaling import protocol as p
-from signaling.group_hub import group_hub_key
+from signaling.group.hub import group_hub_key
 from tests.fuzz.oracle import Expected, Verdict, expected
 from tests.fuzz.sockets import Answer, Fuzz, FuzzFailure, Socket, short
 from tests.fuzz.strategies import MAX_FRAME, Frame

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from server import supervision
 from server.keys import sessionmaker_key
-from signaling.group_hub import group_hub_key
+from signaling.group.hub import group_hub_key
 from tests.helpers.factories import make_staff, supervision_room
 from tests.helpers.sockets import GroupHarness
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from signaling import protocol as p
 from signaling.bus import Event, InProcessBus
-from signaling.rooms import Close, Send
+from signaling.effects import Close, Send
 
 
 async def test_publish_reaches_subscribers_of_that_room_only() -> None:

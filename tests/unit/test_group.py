@@ -9,17 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from signaling import protocol as p
-from signaling.group import (
-    Attendance,
-    Effect,
-    GroupRoom,
-    MeetingEnded,
-    Route,
-    SfuJoin,
-    SfuLeave,
-    ToSfu,
-)
-from signaling.rooms import Close, Send
+from signaling.effects import Close, Send
+from signaling.group.room import GroupRoom
+from signaling.group.values import Attendance, Effect, MeetingEnded, Route, SfuJoin, SfuLeave, ToSfu
 from signaling.sfu import Feed
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

@@ -88,10 +88,12 @@ def test_message_type_sets() -> None:
 
 
 def test_the_one_to_one_names_still_resolve_through_protocol() -> None:
-    from signaling import messages
+    from signaling.protocol import consultation, messages
 
-    for name in ("Offer", "Answer", "Candidate", "Relay", "Welcome", "Ended", "Error", "IceCandidate", "VERSION"):
+    for name in ("Offer", "Answer", "Candidate", "Ended", "Error", "IceCandidate", "VERSION"):
         assert getattr(p, name) is getattr(messages, name)
+    for name in ("Relay", "Welcome", "Decline", "Renegotiate"):
+        assert getattr(p, name) is getattr(consultation, name)
     assert set(p.__all__) <= set(dir(p))
 
 

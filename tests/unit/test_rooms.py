@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from signaling import protocol as p
-from signaling.rooms import Close, Effect, MarkEnded, Room, Send
+from signaling.consultation.room import Effect, MarkEnded, Room
+from signaling.effects import Close, Send
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 

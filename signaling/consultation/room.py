@@ -25,24 +25,8 @@ from typing import Any
 from msgspec import Struct
 
 from signaling import protocol as p
-
-CLOSE_NORMAL = 1000
-CLOSE_REPLACED = 4000
-
-
-class Send(Struct, frozen=True):
-    """Send ``message`` to each of the connections ``to``."""
-
-    to: tuple[str, ...]
-    message: p.ServerMessage
-
-
-class Close(Struct, frozen=True):
-    """Close ``connection`` with ``code`` once the messages queued before it are sent."""
-
-    connection: str
-    code: int
-    reason: str = ""
+from signaling.effects import CLOSE_NORMAL, CLOSE_REPLACED, Close, Send
+from signaling.protocol.messages import iso
 
 
 class MarkEnded(Struct, frozen=True):
@@ -61,11 +45,6 @@ def _new_id() -> str:
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``, to the second."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _not_admitted(connection: str, kind: str) -> list[Effect]:

@@ -1,4 +1,4 @@
-"""The values a :class:`signaling.group.GroupRoom` is made of: its members, and the effects it emits beyond
+"""The values a :class:`signaling.group.room.GroupRoom` is made of: its members, and the effects it emits beyond
 sending and closing (what the hub asks of the SFU and of the attendance register; the hub carries them out in
 order)."""
 
@@ -12,7 +12,7 @@ from typing import Literal
 from msgspec import Struct
 
 from signaling import protocol as p
-from signaling.rooms import Close, Send
+from signaling.effects import Close, Send
 from signaling.sfu import Feed, Source
 
 

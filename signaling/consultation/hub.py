@@ -1,10 +1,10 @@
-"""The signaling hub: ``GET /ws``, the glue between sockets, rooms and the bus.
+"""The consultation hub: ``GET /ws``, the glue between sockets, 1:1 rooms and the bus.
 
 The socket's life (handshake, caps, the read loop, shutdown) is the shared :class:`~signaling.sockets.SocketHub`'s;
 each socket has a writer task (:mod:`signaling.connection`). Frames within the rate limit are parsed into typed
-messages (:mod:`signaling.protocol`), handed to the pure room state machine (:mod:`signaling.rooms`), and the
-effects it returns are published on the bus (:mod:`signaling.bus`), whose subscriber delivers them to the sockets
-of this process. Logs carry event names, room ids and close codes only: never chat text, SDP, names or tokens.
+messages (:mod:`signaling.protocol`), handed to the pure room state machine (:mod:`signaling.consultation.room`),
+and the effects it returns are published on the bus (:mod:`signaling.bus`), whose subscriber delivers them to the
+sockets of this process. Logs carry event names, room ids and close codes only: never chat text, SDP, names or tokens.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from server.keys import sessionmaker_key
 from signaling import protocol as p
 from signaling.bus import Bus, Event, InProcessBus, Subscription
 from signaling.connection import Connection, send_error
-from signaling.rooms import Close, Effect, MarkEnded, Room, Send
+from signaling.consultation.room import Effect, MarkEnded, Room
+from signaling.effects import Close, Send
 from signaling.sockets import SocketHub, add_endpoint
 
 log = logging.getLogger(__name__)

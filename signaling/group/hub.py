@@ -1,5 +1,5 @@
 """``GET /ws/group``: the socket of group supervision rooms, and the glue between sockets, the pure
-:class:`~signaling.group.GroupRoom` and the SFU (:mod:`signaling.sfu`).
+:class:`~signaling.group.room.GroupRoom` and the SFU (:mod:`signaling.sfu`).
 
 The socket's life (handshake, caps, read loop, shutdown) is the shared :class:`~signaling.sockets.SocketHub`'s.
 Rooms are staff-only: a citizen cookie is refused at the handshake (403). A group room lives in the process that
@@ -26,9 +26,9 @@ from server.identity import Identity
 from server.keys import sessionmaker_key, settings_key
 from signaling import protocol as p
 from signaling.connection import Connection, send_error
-from signaling.group import Attendance, Effect, GroupRoom, MeetingEnded, Route, SfuJoin, SfuLeave, ToSfu
-from signaling.group_messages import SfuCandidate, SfuSdp, Track, Tracks
-from signaling.rooms import Close, Send
+from signaling.effects import Close, Send
+from signaling.group.room import GroupRoom
+from signaling.group.values import Attendance, Effect, MeetingEnded, Route, SfuJoin, SfuLeave, ToSfu
 from signaling.sfu import (
     CandidateOut,
     EventHandler,
@@ -237,12 +237,12 @@ class GroupHub(SocketHub):
             if conn is None:
                 return
             if isinstance(event, SdpOut):
-                conn.send(p.serialise(SfuSdp(kind=event.kind, sdp=event.sdp)))
+                conn.send(p.serialise(p.SfuSdp(kind=event.kind, sdp=event.sdp)))
             elif isinstance(event, CandidateOut):
-                conn.send(p.serialise(SfuCandidate(candidate=event.candidate)))
+                conn.send(p.serialise(p.SfuCandidate(candidate=event.candidate)))
             elif isinstance(event, TracksOut):
-                tracks = tuple(Track(mid, feed.publisher, feed.source) for mid, feed in event.tracks)
-                conn.send(p.serialise(Tracks(tracks)))
+                tracks = tuple(p.Track(mid, feed.publisher, feed.source) for mid, feed in event.tracks)
+                conn.send(p.serialise(p.Tracks(tracks)))
             elif isinstance(event, NegotiationBusy):
                 send_error(conn, "negotiation_busy", "answer the SFU's offer, then offer again", "offer")
 

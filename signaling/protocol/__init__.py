@@ -5,9 +5,10 @@
 format is documented in ``docs/signaling.md`` (the 1:1 socket ``/ws``) and ``docs/supervision.md`` (group rooms,
 ``/ws/group``).
 
-The message structs live in :mod:`signaling.messages` (1:1, and the bases) and :mod:`signaling.group_messages`
-(group rooms); this module re-exports all of them, so ``p.Offer`` or ``p.Mute`` is how callers name them. One
-decoder covers every client message of both sockets: a hub refuses the types its rooms do not use
+The message structs live in :mod:`signaling.protocol.messages` (both room kinds, and the bases),
+:mod:`signaling.protocol.consultation` (1:1 only) and :mod:`signaling.protocol.group` (group rooms only); this
+package re-exports all of them, so ``p.Offer`` or ``p.Mute`` is how callers name them. One decoder covers every
+client message of both sockets: a hub refuses the types its rooms do not use
 (:data:`ONE_TO_ONE_TYPES`, :data:`GROUP_TYPES`).
 
 The structs *are* the schema: msgspec decodes and validates a frame in one pass (types, sizes, the ``type`` tag,
@@ -25,7 +26,19 @@ from typing import Any, get_args
 import msgspec
 from msgspec import UNSET
 
-from signaling.group_messages import (
+from signaling.protocol.consultation import (
+    Admitted,
+    Decline,
+    Declined,
+    Peer,
+    PeerJoined,
+    Relay,
+    Relayed,
+    Renegotiate,
+    Role,
+    Welcome,
+)
+from signaling.protocol.group import (
     SFU,
     FeedSource,
     GroupAdmitted,
@@ -52,22 +65,19 @@ from signaling.group_messages import (
     Track,
     Tracks,
 )
-from signaling.messages import (
+from signaling.protocol.messages import (
     MAX_CANDIDATE,
     MAX_CHAT,
     MAX_ID,
     MAX_SDP,
     VERSION,
     Admit,
-    Admitted,
     Answer,
     Candidate,
     Chat,
     ChatLine,
     ChatText,
     ClientMessageBase,
-    Decline,
-    Declined,
     End,
     Ended,
     Error,
@@ -79,19 +89,12 @@ from signaling.messages import (
     Media,
     MediaState,
     Offer,
-    Peer,
-    PeerJoined,
     PeerLeft,
-    Relay,
-    Relayed,
-    Renegotiate,
-    Role,
     Sdp,
     ServerMessageBase,
     ShortText,
     State,
     Waiting,
-    Welcome,
 )
 
 __all__ = [

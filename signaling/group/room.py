@@ -1,12 +1,12 @@
 """A group supervision room as a pure state machine: no I/O, no asyncio (``docs/supervision.md``).
 
-As in :mod:`signaling.rooms`: participants are keyed by identity key and shown under opaque per-room ids,
+As in :mod:`signaling.consultation.room`: participants are keyed by identity key and shown under opaque per-room ids,
 connections are opaque strings chosen by the hub, and every method returns effects the hub carries out in order.
 API: ``GroupRoom(id, *, last_n, ice_servers, clock, new_id)``; ``join(connection, key, name, *, moderator)``,
 ``disconnect(connection)``, ``handle(connection, msg)`` (every client message but ``join``); the SFU's reports
 ``publishing(participant, source, on)`` and ``speaking(participant, level)``; ``table`` (the current forwarding
 table), ``connection_of(participant)``, ``participant(connection)``, ``connections``, ``idle``. Effects:
-``Send``, ``Close`` (of :mod:`signaling.rooms`), :class:`Route`, :class:`SfuJoin`, :class:`SfuLeave`,
+``Send``, ``Close`` (of :mod:`signaling.effects`), :class:`Route`, :class:`SfuJoin`, :class:`SfuLeave`,
 :class:`ToSfu`, :class:`MeetingEnded`, :class:`Attendance`.
 
 - Moderators always enter; others enter unless the room is locked, then wait (the list goes to the moderators as
@@ -36,23 +36,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from signaling import protocol as p
-from signaling.group_values import Attendance, Effect, MeetingEnded, Member, Route, SfuJoin, SfuLeave, ToSfu
-from signaling.rooms import CLOSE_NORMAL, CLOSE_REPLACED, Close, Send, iso
+from signaling.effects import CLOSE_NORMAL, CLOSE_REPLACED, Close, Send
+from signaling.group.values import Attendance, Effect, MeetingEnded, Member, Route, SfuJoin, SfuLeave, ToSfu
+from signaling.protocol.messages import iso
 from signaling.sfu import Feed, Source
-
-__all__ = [
-    "Attendance",
-    "Close",
-    "Effect",
-    "GroupRoom",
-    "MeetingEnded",
-    "Member",
-    "Route",
-    "Send",
-    "SfuJoin",
-    "SfuLeave",
-    "ToSfu",
-]
 
 CLOSE_REMOVED = 4003
 SPEECH_LEVEL = 50  # -dBov: a level at or under this (louder) is speech

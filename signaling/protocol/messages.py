@@ -1,15 +1,16 @@
-"""The messages of the 1:1 consultation socket ``/ws`` as frozen :class:`msgspec.Struct` types, and the bases and
-field types every message (the group rooms' ones too, :mod:`signaling.group_messages`) is built on.
+"""The messages both room kinds use, as frozen :class:`msgspec.Struct` types, and the bases and field types every
+message is built on (the 1:1 socket's own messages are in :mod:`signaling.protocol.consultation`, the group rooms'
+in :mod:`signaling.protocol.group`).
 
 The structs *are* the schema: :func:`signaling.protocol.parse` decodes and validates a frame against them in one
 pass (types, sizes, the ``type`` tag, unknown fields ignored). Server messages are only ever encoded. Import them
-through :mod:`signaling.protocol`, which re-exports every name here. The wire format is ``docs/signaling.md``.
+through :mod:`signaling.protocol`, which re-exports every message. The wire format is ``docs/signaling.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, ClassVar, Literal
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar, Literal
 
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
 
@@ -19,13 +20,17 @@ MAX_CHAT = 2000
 MAX_ID = 64
 MAX_CANDIDATE = 1024
 
-Role = Literal["operator", "citizen"]
 State = Literal["waiting", "in_call"]
 
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 Sdp = Annotated[str, Meta(min_length=1, max_length=MAX_SDP)]
 ChatText = Annotated[str, Meta(min_length=1, max_length=MAX_CHAT)]
 ShortText = Annotated[str, Meta(max_length=MAX_ID)]
+
+
+def iso(moment: datetime) -> str:
+    """A time as the protocol writes it: ISO 8601 in UTC with a ``Z``, to the second."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # -- client -> server ------------------------------------------------------------------------------------------
@@ -66,11 +71,6 @@ class Admit(ClientMessageBase, frozen=True, tag="admit"):
     id: Id
 
 
-class Decline(ClientMessageBase, frozen=True, tag="decline"):
-    type: ClassVar[Literal["decline"]] = "decline"
-    id: Id
-
-
 class End(ClientMessageBase, frozen=True, tag="end"):
     type: ClassVar[Literal["end"]] = "end"
 
@@ -97,11 +97,6 @@ class Candidate(_Relayed, frozen=True, tag="candidate"):
     candidate: IceCandidate | None = None  # null or absent: end of candidates
 
 
-class Renegotiate(_Relayed, frozen=True, tag="renegotiate"):
-    type: ClassVar[Literal["renegotiate"]] = "renegotiate"
-    to: Id
-
-
 class Media(ClientMessageBase, frozen=True, tag="media"):
     type: ClassVar[Literal["media"]] = "media"
     audio: bool
@@ -113,19 +108,7 @@ class Chat(ClientMessageBase, frozen=True, tag="chat"):
     text: ChatText
 
 
-Relayed = Offer | Answer | Candidate | Renegotiate
-
 # -- server -> client ------------------------------------------------------------------------------------------
-
-
-class Peer(Struct, frozen=True):
-    """Someone in the call, as shown to the others."""
-
-    id: str
-    role: Role
-    name: str
-    audio: bool = True
-    video: bool = True
 
 
 class Waiting(Struct, frozen=True):
@@ -140,42 +123,12 @@ class ServerMessageBase(Struct, frozen=True, kw_only=True, tag_field="type"):
     v: Literal[1] = 1
 
 
-class Welcome(ServerMessageBase, frozen=True, tag="welcome"):
-    id: str
-    role: Role
-    room: str
-    state: State
-    peers: tuple[Peer, ...]
-    ice_servers: tuple[Mapping[str, Any], ...] = ()
-
-
 class Lobby(ServerMessageBase, frozen=True, tag="lobby"):
     waiting: tuple[Waiting, ...]
 
 
-class Admitted(ServerMessageBase, frozen=True, tag="admitted"):
-    peers: tuple[Peer, ...]
-
-
-class Declined(ServerMessageBase, frozen=True, tag="declined"):
-    pass
-
-
-class PeerJoined(ServerMessageBase, frozen=True, tag="peer_joined"):
-    id: str
-    role: Role
-    name: str
-
-
 class PeerLeft(ServerMessageBase, frozen=True, tag="peer_left"):
     id: str
-
-
-class Relay(Struct, frozen=True):
-    """An offer, answer, candidate or renegotiate request passed on, with ``from`` set by the server."""
-
-    sender: str
-    message: Relayed
 
 
 class MediaState(ServerMessageBase, frozen=True, tag="media"):

@@ -1,11 +1,11 @@
 """The messages only group supervision rooms use (socket ``/ws/group``, ``docs/supervision.md``).
 
-Group rooms also reuse the 1:1 messages of :mod:`signaling.messages`: ``join``, ``leave``, ``admit``, ``end``,
-``media`` and ``chat`` from clients; ``offer``, ``answer`` and ``candidate`` addressed ``to: "sfu"``; and ``lobby``,
-``peer_left``, ``media``, ``chat``, ``ended`` and ``error`` from the server. Where a group message has the same
-``type`` as a 1:1 one but other fields (``welcome``, ``admitted``, ``peer_joined``, an ``offer`` from the SFU) it is
-a struct of its own here: server messages are only encoded, so two structs may share a tag. Import them through
-:mod:`signaling.protocol`, which re-exports every name here.
+Group rooms also use the messages both room kinds share (:mod:`signaling.protocol.messages`): ``join``,
+``leave``, ``admit``, ``end``, ``media`` and ``chat`` from clients; ``offer``, ``answer`` and ``candidate``
+addressed ``to: "sfu"``; and ``lobby``, ``peer_left``, ``media``, ``chat``, ``ended`` and ``error`` from the server.
+Where a group message has the same ``type`` as a 1:1 one but other fields (``welcome``, ``admitted``,
+``peer_joined``, an ``offer`` from the SFU) it is a struct of its own here: server messages are only encoded, so two
+structs may share a tag. Import them through :mod:`signaling.protocol`, which re-exports every message.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from msgspec import Struct, field
 
-from signaling.messages import ClientMessageBase, Id, ServerMessageBase, State
+from signaling.protocol.messages import ClientMessageBase, Id, ServerMessageBase, State
 
 GroupRole = Literal["moderator", "member"]
 FeedSource = Literal["audio", "camera", "screen"]  # the SFU's Source (signaling.sfu), spelled out for the wire
