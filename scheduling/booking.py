@@ -37,7 +37,7 @@ from scheduling.booking_checks import (
     validate_person,
 )
 from scheduling.slots import Slot, local_day
-from server import audit
+from server import actors, audit
 from server.consultations import revoke_passes
 from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.db import insert_now
@@ -137,7 +137,7 @@ async def _attempt(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncItera
 
 
 def _actor(staff: Staff | None) -> str:
-    return f"staff:{staff.id}" if staff is not None else "citizen"
+    return actors.staff(staff.id) if staff is not None else actors.CITIZEN
 
 
 def _channel(staff: Staff | None) -> BookingChannel:
@@ -255,7 +255,7 @@ async def _locate(db: AsyncSession, ref: BookingRef) -> Booking:
 
 
 def _ref_actor(ref: BookingRef) -> str:
-    return "citizen" if isinstance(ref, ByToken) else f"staff:{ref.staff.id}"
+    return actors.CITIZEN if isinstance(ref, ByToken) else actors.staff(ref.staff.id)
 
 
 async def find(sessionmaker: async_sessionmaker[AsyncSession], ref: BookingRef) -> Booking:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server import actors
 from server.audit import record
 from server.crypto import digest, join_digest, new_join_token, new_secret
 from server.errors import Forbidden, InvalidInput, NotFound
@@ -98,7 +99,7 @@ async def create_consultation(
     async with sessionmaker.begin() as db:
         db.add(consultation)
         await db.flush()
-        record(db, f"staff:{operator.id}", "create", "consultation", consultation.id)
+        record(db, actors.staff(operator.id), "create", "consultation", consultation.id)
     return NewConsultation(consultation, token)
 
 
@@ -110,7 +111,7 @@ async def reissue_token(sessionmaker: async_sessionmaker[AsyncSession], operator
         consultation = await _owned(db, operator, consultation_id)
         consultation.token_hash = join_digest(token)
         await revoke_passes(db, consultation.id)
-        record(db, f"staff:{operator.id}", "reissue_link", "consultation", consultation.id)
+        record(db, actors.staff(operator.id), "reissue_link", "consultation", consultation.id)
     return token
 
 
@@ -134,7 +135,7 @@ async def get_for_staff(
 ) -> Consultation:
     async with sessionmaker.begin() as db:
         consultation = await _owned(db, staff, consultation_id)
-        record(db, f"staff:{staff.id}", "read", "consultation", consultation.id)
+        record(db, actors.staff(staff.id), "read", "consultation", consultation.id)
     return consultation
 
 
@@ -148,7 +149,7 @@ async def list_for_operator(
             .order_by(Consultation.starts_at)
         )
         consultations = list(rows)
-        record(db, f"staff:{staff.id}", "list", "consultation", "*")
+        record(db, actors.staff(staff.id), "list", "consultation", "*")
     return consultations
 
 
@@ -172,7 +173,7 @@ async def exchange_token(sessionmaker: async_sessionmaker[AsyncSession], setting
         await db.execute(delete(CitizenPass).where(CitizenPass.consultation_id == consultation.id))
         secret = new_secret()
         db.add(CitizenPass(id_hash=digest(secret), consultation_id=consultation.id))
-        record(db, "citizen", "open_link", "consultation", consultation.id)
+        record(db, actors.CITIZEN, "open_link", "consultation", consultation.id)
     return Exchange(state, consultation, secret)
 
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import auth, consultations
+from server import actors, auth, consultations
 from server.consultations import WindowState
 from server.crypto import digest
 from server.errors import Forbidden, NotFound
@@ -80,11 +80,13 @@ async def identify(request: web.Request) -> Identity | None:
     session = await staff_session(request)
     if session is not None:
         staff, credential = session.staff, digest(request.cookies[STAFF_COOKIE])
-        return Identity("staff", f"staff:{staff.id}", staff.name, staff=staff, credential=credential, role=staff.role)
+        return Identity(
+            "staff", actors.staff(staff.id), staff.name, staff=staff, credential=credential, role=staff.role
+        )
     seat = await citizen_seat(request)
     if seat is not None and seat.state == WindowState.OPEN:
         c = seat.consultation
-        key = f"citizen:{seat.pass_hash}"
+        key = actors.citizen(seat.pass_hash)
         return Identity("citizen", key, c.citizen_name, consultation_id=c.id, credential=seat.pass_hash)
     return None
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import audit, auth, mfa
+from server import actors, audit, auth, mfa
 from server.errors import InvalidInput, NotFound
 from server.models import MfaPendingLogin, Role, Staff, StaffSession
 
@@ -73,7 +73,7 @@ async def change_password(
         staff.password_hash = password_hash
         await end_sessions(db, staff_id)
         secret, _csrf = auth.open_session(db, staff_id)
-        audit.record(db, f"staff:{staff_id}", "password_change", "staff", staff_id)
+        audit.record(db, actors.staff(staff_id), "password_change", "staff", staff_id)
     return secret
 
 

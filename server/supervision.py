@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import audit
+from server import actors, audit
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import (
     Attendance,
@@ -106,7 +106,7 @@ async def create_room(
         db.add(room)
         await db.flush()
         db.add_all(RoomInvitee(room_id=room.id, staff_id=staff_id) for staff_id in sorted(found))
-        audit.record(db, f"staff:{creator.id}", "create", "supervision_room", room.id)
+        audit.record(db, actors.staff(creator.id), "create", "supervision_room", room.id)
     return room
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import audit
+from server import actors, audit
 from server.cases.policy import Action, allowed
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import LocalService, Staff
@@ -51,10 +51,6 @@ def _check(staff: Staff) -> None:
         raise Forbidden("the directory of local services is the coordinator's")
 
 
-def _actor(staff: Staff) -> str:
-    return f"staff:{staff.id}"
-
-
 async def services(sessionmaker: Sessionmaker, *, active_only: bool = True) -> list[LocalService]:
     """The directory by name (active services only, for the referral list; all of them for the coordinator)."""
     query = select(LocalService).order_by(LocalService.name)
@@ -70,7 +66,7 @@ async def add(sessionmaker: Sessionmaker, staff: Staff, fields: Fields) -> Local
         service = LocalService(**vars(fields))
         db.add(service)
         await db.flush()
-        audit.record(db, _actor(staff), "create", "local_service", service.id)
+        audit.record(db, actors.staff(staff.id), "create", "local_service", service.id)
     return service
 
 
@@ -80,7 +76,7 @@ async def update(sessionmaker: Sessionmaker, staff: Staff, service_id: str, fiel
         service = await _get(db, service_id)
         for name, value in vars(fields).items():
             setattr(service, name, value)
-        audit.record(db, _actor(staff), "update", "local_service", service.id)
+        audit.record(db, actors.staff(staff.id), "update", "local_service", service.id)
     return service
 
 
@@ -90,7 +86,7 @@ async def set_active(sessionmaker: Sessionmaker, staff: Staff, service_id: str, 
     async with sessionmaker.begin() as db:
         service = await _get(db, service_id)
         service.active = active
-        audit.record(db, _actor(staff), "activate" if active else "deactivate", "local_service", service.id)
+        audit.record(db, actors.staff(staff.id), "activate" if active else "deactivate", "local_service", service.id)
     return service
 
 

@@ -27,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import audit
+from server import actors, audit
 from server.cases.policy import Action, Relation, allowed
 from server.models import Booking, BookingChannel, Case, CaseStatus, CaseWorker, Channel, Consultation, Role
 from server.models.cases import CaseSuggestion
@@ -38,7 +38,6 @@ BATCH = 200
 MAX_SUGGESTIONS = 5  # the newest open cases with the same email or phone
 CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base32: no I, L, O, U
 CODE_CHARS = 6
-ACTOR = "system"
 CHANNELS = {BookingChannel.ONLINE: Channel.ONLINE, BookingChannel.SWITCHBOARD: Channel.SWITCHBOARD}
 
 
@@ -82,7 +81,7 @@ async def link_pending(sessionmaker: Sessionmaker) -> int:
         async with sessionmaker.begin() as db:
             case = await link(db, contact)
             if case is not None:
-                db.add(audit.event(ACTOR, "link", contact.kind.__tablename__, contact.id, subject=case.id))
+                db.add(audit.event(actors.SYSTEM, "link", contact.kind.__tablename__, contact.id, subject=case.id))
                 linked += 1
     if linked:
         log.info("contacts linked to cases", extra={"event": "case_link", "count": linked})
@@ -117,14 +116,14 @@ def of_consultation(consultation: Consultation, case_id: str | None = None) -> C
         consultation.citizen_phone,
         consultation.created_at,
         Channel.SWITCHBOARD,
-        f"staff:{consultation.operator_id}",
+        actors.staff(consultation.operator_id),
         None,
         consultation.starts_at,
         case_id,
     )
 
 
-async def link(db: AsyncSession, contact: Contact, actor: str = ACTOR) -> Case | None:
+async def link(db: AsyncSession, contact: Contact, actor: str = actors.SYSTEM) -> Case | None:
     """Link ``contact`` to the case it is tied to, or to a new case of its own (with suggestions of the open
     cases of the same email or phone), in the caller's transaction; its operator becomes a worker. None, with the
     transaction rolled back, when another process linked it first."""
@@ -152,7 +151,7 @@ async def link(db: AsyncSession, contact: Contact, actor: str = ACTOR) -> Case |
     return case
 
 
-async def suggest(db: AsyncSession, case: Case, contact: Contact, actor: str = ACTOR) -> None:
+async def suggest(db: AsyncSession, case: Case, contact: Contact, actor: str = actors.SYSTEM) -> None:
     """Suggest the new ``case`` as "possibly the same person" on the open cases with the contact's email or
     phone (not anonymised): never merged here, and never shown to the new case's people (audited ``suggest``,
     subject the existing case)."""
@@ -184,7 +183,7 @@ async def attach(db: AsyncSession, case: Case, contact: Contact) -> None:
         db.add(CaseWorker(case_id=case.id, staff_id=contact.operator_id))
 
 
-async def new_case(db: AsyncSession, contact: Contact, actor: str = ACTOR) -> Case:
+async def new_case(db: AsyncSession, contact: Contact, actor: str = actors.SYSTEM) -> Case:
     """A case opened for ``contact`` (dated from its creation), with its audit row by ``actor``."""
     for _ in range(10):
         code = new_code()

@@ -17,8 +17,9 @@ from __future__ import annotations
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server import actors
 from server.cases.policy import Action
-from server.cases.records import Context, actor, audit_access, case_for, decision_place
+from server.cases.records import Context, audit_access, case_for, decision_place
 from server.errors import NotFound
 from server.models import (
     Booking,
@@ -51,7 +52,7 @@ async def dismiss(ctx: Context, staff: Staff, case_id: str, suggestion_id: str) 
     async with ctx.sessionmaker.begin() as db:
         await case_for(db, ctx, staff, case_id, Action.SUGGESTIONS)
         suggestion = await _suggestion(db, case_id, suggestion_id)
-        suggestion.dismissed_by, suggestion.dismissed_at = actor(staff), utcnow()
+        suggestion.dismissed_by, suggestion.dismissed_at = actors.staff(staff.id), utcnow()
         await audit_access(db, staff, "dismiss_suggestion", "case_suggestion", str(suggestion.id), case_id)
 
 
@@ -90,7 +91,7 @@ async def _move(db: AsyncSession, ctx: Context, staff: Staff, case: Case, new: C
         decision.case_id, decision.sealed = case.id, ctx.keyring.seal(text, decision_place(case.id))
     for staff_id in await db.scalars(select(CaseWorker.staff_id).where(CaseWorker.case_id == new.id)):
         if await db.get(CaseWorker, (case.id, staff_id)) is None:
-            db.add(CaseWorker(case_id=case.id, staff_id=staff_id, shared_by=actor(staff)))
+            db.add(CaseWorker(case_id=case.id, staff_id=staff_id, shared_by=actors.staff(staff.id)))
     if new.first_session_at is not None and (
         case.first_session_at is None or new.first_session_at < case.first_session_at
     ):

@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import audit
+from server import actors, audit
 from server.cases import linking
 from server.cases.policy import Action, Relation, allowed, visible
 from server.db import insert_now
@@ -50,10 +50,6 @@ MAX_NOTE = 20_000
 SAFETY_STEPS = ("emergency_called", "asked_plan", "asked_means", "contact_alerted", "supervisor_told", "stayed_on")
 
 
-def actor(staff: Staff) -> str:
-    return f"staff:{staff.id}"
-
-
 def _note_place(case_id: str) -> str:
     return f"case_note:{case_id}"
 
@@ -83,7 +79,7 @@ async def refused(ctx: Context, staff: Staff, action: Action, case_id: str | Non
     """Record a refused access (its own transaction: the refused request writes nothing else)."""
     log.info("case access refused", extra={"event": "case_refused", "action": action.value})
     async with ctx.sessionmaker.begin() as db:
-        db.add(audit.event(actor(staff), f"refused:{action.value}", "case", case_id or "-", subject=case_id))
+        db.add(audit.event(actors.staff(staff.id), f"refused:{action.value}", "case", case_id or "-", subject=case_id))
 
 
 async def case_for(db: AsyncSession, ctx: Context, staff: Staff, case_id: str, action: Action) -> Case:
@@ -104,7 +100,7 @@ async def audit_access(
 ) -> None:
     """The access's audit row, written now in the caller's transaction (a Core INSERT: on a read, the unit of
     work would cost more than the statement)."""
-    await insert_now(db, audit.event(actor(staff), action, object_type, object_id, subject=case_id))
+    await insert_now(db, audit.event(actors.staff(staff.id), action, object_type, object_id, subject=case_id))
 
 
 # -- opening a case ----------------------------------------------------------------------------------------------
@@ -128,7 +124,7 @@ async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str)
                     contact = linking.of_consultation(consultation, booking.case_id)
                     if booking.case_id is None:
                         contact = linking.of_booking(booking)  # linked with its booking
-                case = await linking.link(db, contact, actor(staff))
+                case = await linking.link(db, contact, actors.staff(staff.id))
                 if case is None:
                     continue  # rolled back: linked by another process
             # the consultation's operator (``staff``) becomes a worker
@@ -288,7 +284,7 @@ async def record_outcome(
             and specialist_id
             and await db.get(CaseWorker, (case_id, specialist_id)) is None
         ):
-            db.add(CaseWorker(case_id=case_id, staff_id=specialist_id, shared_by=actor(staff)))
+            db.add(CaseWorker(case_id=case_id, staff_id=specialist_id, shared_by=actors.staff(staff.id)))
         await db.flush()
         await audit_access(db, staff, "record_outcome", "outcome", str(outcome.id), case_id)
     return outcome
@@ -327,7 +323,7 @@ async def share_case(ctx: Context, staff: Staff, case_id: str, with_staff_id: st
         if other is None or not other.active:
             raise InvalidInput("no such colleague", {"staff_id": "unknown"})
         if await db.get(CaseWorker, (case_id, with_staff_id)) is None:
-            db.add(CaseWorker(case_id=case_id, staff_id=with_staff_id, shared_by=actor(staff)))
+            db.add(CaseWorker(case_id=case_id, staff_id=with_staff_id, shared_by=actors.staff(staff.id)))
         await audit_access(db, staff, "share", "case", case_id, case_id)
 
 

@@ -22,7 +22,7 @@ from aiohttp import web
 from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from server import audit
+from server import actors, audit
 from server.cases.rights import anonymise
 from server.db import scrub
 from server.keys import sessionmaker_key, settings_key
@@ -43,7 +43,6 @@ from server.settings import Settings
 log = logging.getLogger(__name__)
 
 INTERVAL_SECONDS = 24 * 3600.0
-ACTOR = "system"
 Sessionmaker = async_sessionmaker[AsyncSession]
 Clock = Callable[[], datetime]
 
@@ -71,7 +70,7 @@ async def _purge_old_text(sessionmaker: Sessionmaker, cutoff: datetime, now: dat
         )
         touched |= set(decisions)
         for case_id in sorted(touched):
-            db.add(audit.event(ACTOR, "retention_purge", "case", case_id, subject=case_id))
+            db.add(audit.event(actors.SYSTEM, "retention_purge", "case", case_id, subject=case_id))
     return touched
 
 
@@ -90,7 +89,7 @@ async def _anonymise_one(sessionmaker: Sessionmaker, case_id: str, now: datetime
         assert case is not None
         await anonymise(db, case, now)
         if not audited:
-            db.add(audit.event(ACTOR, "retention_purge", "case", case_id, subject=case_id))
+            db.add(audit.event(actors.SYSTEM, "retention_purge", "case", case_id, subject=case_id))
     return True
 
 

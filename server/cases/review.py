@@ -8,9 +8,9 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from server import audit
+from server import actors, audit
 from server.cases.policy import Action, allowed
-from server.cases.records import MAX_NOTE, Context, actor, audit_access, decision_place, refused
+from server.cases.records import MAX_NOTE, Context, audit_access, decision_place, refused
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import Case, CaseStatus, Outcome, ReviewDecision, RiskLevel, Staff
 
@@ -61,7 +61,7 @@ async def review_queue(ctx: Context, staff: Staff) -> list[Awaiting]:
             )
             if why:
                 queue.append(Awaiting(case_id, code, why, opened_at))
-        db.add(audit.event(actor(staff), "read", "review_queue", "-"))
+        db.add(audit.event(actors.staff(staff.id), "read", "review_queue", "-"))
     return queue
 
 

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server import audit
+from server import actors, audit
 from server.cases import records
 from server.cases.policy import Action, allowed, withheld_from_export
-from server.cases.records import Context, actor
+from server.cases.records import Context
 from server.db import scrub
 from server.errors import Forbidden, InvalidInput, NotFound
 from server.models import (
@@ -91,7 +91,7 @@ async def search_audit(ctx: Context, staff: Staff, query: AuditQuery, page_size:
                 staff_id = await db.scalar(select(Staff.id).where(func.lower(Staff.email) == who.lower()))
                 if staff_id is None:
                     raise InvalidInput("no staff member with that email", {"actor": "unknown"})
-                who = f"staff:{staff_id}"
+                who = actors.staff(staff_id)
             where.append(AuditEvent.actor == who)
         if query.action:
             where.append(AuditEvent.action == query.action)
@@ -113,7 +113,7 @@ async def search_audit(ctx: Context, staff: Staff, query: AuditQuery, page_size:
             )
         )
         codes = await _codes(db, {r.subject for r in found if r.subject})
-        db.add(audit.event(actor(staff), "read", "audit_log", f"page:{query.page}"))
+        db.add(audit.event(actors.staff(staff.id), "read", "audit_log", f"page:{query.page}"))
     return AuditPage(found[:page_size], query.page, len(found) > page_size, codes)
 
 
@@ -152,9 +152,9 @@ async def citizen_accesses(ctx: Context, staff: Staff, email_or_phone: str) -> A
         found = await _citizen_cases(db, contact)
         rows = await records.audit_rows(db, [c.id for c in found])
         for case in found:
-            db.add(audit.event(actor(staff), "read_accesses", "audit_log", case.id, subject=case.id))
+            db.add(audit.event(actors.staff(staff.id), "read_accesses", "audit_log", case.id, subject=case.id))
         if not found:
-            db.add(audit.event(actor(staff), "read_accesses", "audit_log", "-"))
+            db.add(audit.event(actors.staff(staff.id), "read_accesses", "audit_log", "-"))
     return Accesses([(c.id, c.code) for c in found], rows)
 
 
@@ -252,9 +252,9 @@ async def export_citizen(ctx: Context, staff: Staff, email_or_phone: str) -> dic
         documents = [await _case_document(db, ctx, staff, case) for case in found]
         rows = await records.audit_rows(db, [c.id for c in found])
         for case in found:
-            db.add(audit.event(actor(staff), "export", "case", case.id, subject=case.id))
+            db.add(audit.event(actors.staff(staff.id), "export", "case", case.id, subject=case.id))
         if not found:
-            db.add(audit.event(actor(staff), "export", "case", "-"))
+            db.add(audit.event(actors.staff(staff.id), "export", "case", "-"))
     accesses = access_records(Accesses([(c.id, c.code) for c in found], rows))
     return {"exported_at": utcnow().isoformat(), "cases": documents, "accesses": accesses}
 
@@ -288,6 +288,6 @@ async def anonymise_citizen(ctx: Context, staff: Staff, case_id: str) -> Case:
         if case is None:
             raise NotFound("no such case")
         await anonymise(db, case, utcnow())
-        db.add(audit.event(actor(staff), "anonymise", "case", case.id, subject=case.id))
+        db.add(audit.event(actors.staff(staff.id), "anonymise", "case", case.id, subject=case.id))
     await scrub(ctx.sessionmaker)  # SQLite: the old page versions in the write-ahead log go too
     return case

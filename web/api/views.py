@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from scheduling import booking
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import STAFF_BOOKERS, Booked, ByToken, SlotTaken
-from server import identity
+from server import actors, identity
 from server.auth import SessionInfo
 from server.client_address import client_address
 from server.clock import TIMEZONE
@@ -119,7 +119,7 @@ async def create_booking(request: web.Request) -> web.Response:
     body = await payload.read_json(request)
     staff = session.staff if session is not None else None
     wanted = payload.booking_request(body, staff)
-    scope = f"staff:{staff.id}" if staff is not None else "public"
+    scope = actors.staff(staff.id) if staff is not None else "public"
     key = IdempotencyKey.of(request.headers.get(HEADER), scope, body)
     sessionmaker, now = request.app[sessionmaker_key], utcnow()
     if key is not None and (replay := await idempotency.lookup(sessionmaker, key, now)):

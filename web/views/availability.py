@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from server import actors
 from server.auth import SessionInfo
 from server.errors import Forbidden, NotFound
 from server.keys import sessionmaker_key
@@ -20,7 +21,6 @@ from web.views.coordinator import parse_week
 from web.views.schedule_common import (
     WEEKDAYS,
     FormErrors,
-    actor,
     format_ranges,
     page,
     parse_date,
@@ -93,7 +93,7 @@ async def availability_weekly(request: web.Request) -> web.StreamResponse:
         cap = checker.check("daily_cap", parse_int, cap_text, 1, 30)
     if errors:
         return await _page(request, staff_id, errors=errors, typed=typed, status=400)
-    await store.save_weekly(request.app[sessionmaker_key], staff_id, week, cap, actor(session))
+    await store.save_weekly(request.app[sessionmaker_key], staff_id, week, cap, actors.staff(session.staff.id))
     return see_other(_url(request, staff_id) + "?saved=weekly")
 
 
@@ -116,7 +116,7 @@ async def override_add(request: web.Request) -> web.StreamResponse:
     if errors.fields or day is None or kind is None:
         return await _page(request, staff_id, errors=errors.fields, typed=typed, status=400)
     await store.add_override(
-        request.app[sessionmaker_key], staff_id, day=day, kind=kind, span=span, actor=actor(session)
+        request.app[sessionmaker_key], staff_id, day=day, kind=kind, span=span, actor=actors.staff(session.staff.id)
     )
     return see_other(_url(request, staff_id) + "?saved=overrides#overrides")
 
@@ -127,5 +127,7 @@ async def override_remove(request: web.Request) -> web.StreamResponse:
     override_id = request.match_info["override"]
     if not override_id.isdigit():
         raise NotFound("no such override")
-    await store.remove_override(request.app[sessionmaker_key], staff_id, int(override_id), actor(session))
+    await store.remove_override(
+        request.app[sessionmaker_key], staff_id, int(override_id), actors.staff(session.staff.id)
+    )
     return see_other(_url(request, staff_id) + "?saved=overrides#overrides")

@@ -9,6 +9,7 @@ import holidays
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from server import actors
 from server import outbox as links
 from server.errors import NotFound
 from server.keys import sessionmaker_key
@@ -19,7 +20,6 @@ from web.views import settings_store as store
 from web.views.schedule_common import (
     WEEKDAYS,
     FormErrors,
-    actor,
     format_ranges,
     page,
     parse_date,
@@ -66,7 +66,9 @@ async def service_create(request: web.Request) -> web.StreamResponse:
         items = await store.list_services(sessionmaker)
         context = {"services": items, "errors": errors, "values": values}
         return page("schedule_services.html", request, context, status=400)
-    service = await store.create_service(sessionmaker, slug=values["slug"], name=values["name"], actor=actor(session))
+    service = await store.create_service(
+        sessionmaker, slug=values["slug"], name=values["name"], actor=actors.staff(session.staff.id)
+    )
     return see_other(_url(request, "schedule_service", id=service.id))
 
 
@@ -137,7 +139,7 @@ async def service_rules(request: web.Request) -> web.StreamResponse:
     rules, typed, errors = parse_rules(form)
     if errors:
         return await _service_page(request, service_id, errors=errors, typed=typed, status=400)
-    await store.save_rules(request.app[sessionmaker_key], service_id, rules, actor(session))
+    await store.save_rules(request.app[sessionmaker_key], service_id, rules, actors.staff(session.staff.id))
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=rules")
 
 
@@ -156,7 +158,7 @@ async def service_hours(request: web.Request) -> web.StreamResponse:
     week, typed, errors = parse_week(form)
     if errors:
         return await _service_page(request, service_id, errors=errors, typed=typed, status=400)
-    await store.save_hours(request.app[sessionmaker_key], service_id, week, actor(session))
+    await store.save_hours(request.app[sessionmaker_key], service_id, week, actors.staff(session.staff.id))
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=hours")
 
 
@@ -172,7 +174,7 @@ async def closure_add(request: web.Request) -> web.StreamResponse:
     if errors.fields or day is None:
         typed = {"closure_day": str(form.get("closure_day", "")), "closure_reason": reason}
         return await _service_page(request, service_id, errors=errors.fields, typed=typed, status=400)
-    await store.add_closure(request.app[sessionmaker_key], service_id, day, reason, actor(session))
+    await store.add_closure(request.app[sessionmaker_key], service_id, day, reason, actors.staff(session.staff.id))
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=closures#closures")
 
 
@@ -183,7 +185,9 @@ async def closure_remove(request: web.Request) -> web.StreamResponse:
     closure_id = request.match_info["closure"]
     if not closure_id.isdigit():
         raise NotFound("no such closure")
-    await store.remove_closure(request.app[sessionmaker_key], service_id, int(closure_id), actor(session))
+    await store.remove_closure(
+        request.app[sessionmaker_key], service_id, int(closure_id), actors.staff(session.staff.id)
+    )
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=closures#closures")
 
 
@@ -199,6 +203,8 @@ async def outbox_message(request: web.Request) -> web.StreamResponse:
     and anything that still looks like a link's secret is redacted again here (rows from before migration 0008
     were redacted by it)."""
     session = await require_role(request, Role.COORDINATOR)
-    message = await store.read_message(request.app[sessionmaker_key], request.match_info["id"], actor(session))
+    message = await store.read_message(
+        request.app[sessionmaker_key], request.match_info["id"], actors.staff(session.staff.id)
+    )
     context = {"messages": [], "message": message, "body": links.redact_text(message.body)}
     return page("outbox.html", request, context)

@@ -37,10 +37,6 @@ async def require_role(request: web.Request, *roles: Role) -> SessionInfo:
     return session
 
 
-def actor(session: SessionInfo) -> str:
-    return f"staff:{session.staff.id}"
-
-
 # Parsing. Each parser returns a value or raises ValueError with the error key shown next to the field.
 
 

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from yarl import URL
 
-from server import auth, consultations, mfa, outbox
+from server import actors, auth, consultations, mfa, outbox
 from server.client_address import client_address
 from server.errors import InvalidInput, TooManyAttempts
 from server.identity import STAFF_COOKIE
@@ -240,7 +240,7 @@ async def email_link(request: web.Request) -> web.StreamResponse:
         ),
         links=links,
         consultation_id=consultation.id,
-        actor=f"staff:{session.staff.id}",
+        actor=actors.staff(session.staff.id),
     )
     notice = "room.email.sent" if settings.smtp_host else "room.email.kept"
     return _room_page(request, consultation, link, notice=notice)

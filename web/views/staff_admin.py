@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server import staff_admin
+from server import actors, staff_admin
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Role
 from web.guard import checked_form
 from web.render import render, see_other
-from web.views.schedule_common import actor, require_role
+from web.views.schedule_common import require_role
 
 
 async def _page(
@@ -44,7 +44,10 @@ async def role_submit(request: web.Request) -> web.StreamResponse:
     staff_id, role = request.match_info["id"], form.get("role", "")
     try:
         await staff_admin.change_role(
-            request.app[sessionmaker_key], actor(session), staff_id, role if isinstance(role, str) else ""
+            request.app[sessionmaker_key],
+            actors.staff(session.staff.id),
+            staff_id,
+            role if isinstance(role, str) else "",
         )
     except InvalidInput as exc:
         return await _page(request, errors=exc.fields, target=staff_id, status=400)
@@ -58,7 +61,9 @@ async def active_submit(request: web.Request) -> web.StreamResponse:
     if active not in ("0", "1"):
         return await _page(request, errors={"active": "unknown"}, target=staff_id, status=400)
     try:
-        await staff_admin.set_active(request.app[sessionmaker_key], actor(session), staff_id, active == "1")
+        await staff_admin.set_active(
+            request.app[sessionmaker_key], actors.staff(session.staff.id), staff_id, active == "1"
+        )
     except InvalidInput as exc:
         return await _page(request, errors=exc.fields, target=staff_id, status=400)
     return _done(request, "active")
@@ -67,5 +72,5 @@ async def active_submit(request: web.Request) -> web.StreamResponse:
 async def mfa_reset_submit(request: web.Request) -> web.StreamResponse:
     session = await require_role(request, Role.COORDINATOR)
     await checked_form(request, session)
-    await staff_admin.reset_mfa(request.app[sessionmaker_key], actor(session), request.match_info["id"])
+    await staff_admin.reset_mfa(request.app[sessionmaker_key], actors.staff(session.staff.id), request.match_info["id"])
     return _done(request, "mfa")
