@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.clock import ROME
 from server.errors import InvalidInput, NotFound
-from server.models import MeetingSeries, SeriesException, SeriesInvitee
+from server.models import MeetingSeries, SeriesException, SeriesInvitee, Staff
 
 # Meetings recur at most daily: SECONDLY/MINUTELY/HOURLY rules are nonsense here and can expand without end.
 FREQUENCIES = frozenset({"DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
@@ -202,3 +202,57 @@ async def occurrences_for_staff(
         )
     found = [o for s in series_rows for o in occurrences(s, exceptions, start, end)]
     return sorted(found, key=lambda o: (o.starts_at, o.series_id))
+
+
+async def all_series(sessionmaker: Sessionmaker) -> list[MeetingSeries]:
+    """Every series, by its first meeting."""
+    async with sessionmaker() as db:
+        return list(await db.scalars(select(MeetingSeries).order_by(MeetingSeries.starts_at)))
+
+
+@dataclass(frozen=True)
+class SeriesDetail:
+    series: MeetingSeries
+    exceptions: list[SeriesException]
+    invitees: list[str]  # their names, sorted
+
+
+async def series_detail(sessionmaker: Sessionmaker, series_id: str) -> SeriesDetail:
+    """A series with its skipped and moved meetings and its invitees' names; :class:`NotFound` otherwise."""
+    async with sessionmaker() as db:
+        found = await db.get(MeetingSeries, series_id)
+        if found is None:
+            raise NotFound("no such meeting series")
+        exceptions = list(await db.scalars(select(SeriesException).where(SeriesException.series_id == series_id)))
+        names = list(
+            await db.scalars(
+                select(Staff.name)
+                .join(SeriesInvitee, SeriesInvitee.staff_id == Staff.id)
+                .where(SeriesInvitee.series_id == series_id)
+                .order_by(Staff.name)
+            )
+        )
+    return SeriesDetail(found, exceptions, names)
+
+
+@dataclass(frozen=True)
+class Upcoming:
+    """A coming meeting by its original time, and what happens to it: ``held``, ``skipped`` or ``moved``."""
+
+    original: datetime  # UTC
+    state: str
+    moved_to: datetime | None
+
+
+def upcoming(detail: SeriesDetail, now: datetime, weeks: int) -> list[Upcoming]:
+    """The series' meetings from ``now`` to ``weeks`` ahead, by their original time."""
+    changed = {e.original_start: e for e in detail.exceptions}
+    rule = parse_rrule(detail.series.rrule, detail.series.starts_at)
+    horizon = now + timedelta(weeks=weeks)
+    rows = []
+    for local_start in rule.between(now.astimezone(ROME), horizon.astimezone(ROME), inc=True):
+        original = local_start.astimezone(UTC)
+        exception = changed.get(original)
+        state = "held" if exception is None else ("skipped" if exception.moved_to is None else "moved")
+        rows.append(Upcoming(original, state, exception.moved_to if exception else None))
+    return rows

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server.audit import record
+from server.errors import NotFound
 from server.models import OutboxMessage, new_id
 from server.sealing import Keyring, load_keyring
 from server.settings import Settings
@@ -149,3 +150,20 @@ async def for_consultation(sessionmaker: async_sessionmaker[AsyncSession], consu
             .order_by(OutboxMessage.created_at)
         )
         return list(rows)
+
+
+async def latest(sessionmaker: async_sessionmaker[AsyncSession], limit: int = 200) -> list[OutboxMessage]:
+    """The newest rows first, for the staff's outbox page (which shows no bodies)."""
+    async with sessionmaker() as db:
+        rows = await db.scalars(select(OutboxMessage).order_by(OutboxMessage.created_at.desc()).limit(limit))
+        return list(rows)
+
+
+async def read_message(sessionmaker: async_sessionmaker[AsyncSession], message_id: str, actor: str) -> OutboxMessage:
+    """One row as staff read it (audited ``read``); its body still holds the links redacted."""
+    async with sessionmaker.begin() as db:
+        row = await db.get(OutboxMessage, message_id)
+        if row is None:
+            raise NotFound("no such message")
+        record(db, actor, "read", "outbox", message_id)
+    return row

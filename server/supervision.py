@@ -110,6 +110,28 @@ async def create_room(
     return room
 
 
+async def open_series_room(sessionmaker: Sessionmaker, creator: Staff, series_id: str) -> SupervisionRoom:
+    """The room of a recurring team meeting: made on first asking (titled and timed as the series), the same
+    room after that."""
+    async with sessionmaker() as db:
+        series = await db.get(MeetingSeries, series_id)
+    if series is None:
+        raise NotFound("no such meeting series")
+    minutes = min(max(series.minutes, 1), MAX_MINUTES)
+    return await create_room(
+        sessionmaker, creator, title=series.title, starts_at=None, minutes=minutes, series_id=series.id
+    )
+
+
+async def get_room(sessionmaker: Sessionmaker, room_id: str) -> SupervisionRoom:
+    """The room; :class:`NotFound` otherwise (whether one may enter it is :func:`grant`'s to say)."""
+    async with sessionmaker() as db:
+        found = await db.get(SupervisionRoom, room_id)
+    if found is None:
+        raise NotFound("no such room")
+    return found
+
+
 async def _may_enter(db: AsyncSession, room: SupervisionRoom, staff: Staff) -> bool:
     if room.created_by == staff.id or staff.role == Role.COORDINATOR:
         return True
@@ -162,6 +184,18 @@ async def rooms_for(sessionmaker: Sessionmaker, staff: Staff, start: datetime, e
             query = query.where(or_(SupervisionRoom.created_by == staff.id, SupervisionRoom.id.in_(invited)))
         rooms = list(await db.scalars(query.order_by(SupervisionRoom.starts_at)))
     return [r for r in rooms if r.starts_at is not None and r.starts_at + timedelta(minutes=r.minutes) > start]
+
+
+async def series_rooms_for(sessionmaker: Sessionmaker, staff: Staff) -> list[tuple[SupervisionRoom, MeetingSeries]]:
+    """The rooms of the meeting series ``staff`` may enter (the series' creator and invitees; coordinators), by
+    the series' title."""
+    query = select(SupervisionRoom, MeetingSeries).join(MeetingSeries, MeetingSeries.id == SupervisionRoom.series_id)
+    if staff.role != Role.COORDINATOR:
+        invited = exists().where(SeriesInvitee.series_id == MeetingSeries.id, SeriesInvitee.staff_id == staff.id)
+        query = query.where(or_(MeetingSeries.created_by == staff.id, SupervisionRoom.created_by == staff.id, invited))
+    async with sessionmaker() as db:
+        rows = await db.execute(query.order_by(MeetingSeries.title))
+    return [(room, series) for room, series in rows]
 
 
 async def series_rooms(sessionmaker: Sessionmaker, series_ids: Sequence[str]) -> dict[str, str]:

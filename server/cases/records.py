@@ -134,6 +134,33 @@ async def case_of_consultation(ctx: Context, staff: Staff, consultation_id: str)
     raise RuntimeError("the consultation's case could not be linked")
 
 
+# -- a case's consultations, for its page and forms ---------------------------------------------------------------
+
+
+async def latest_consultation(ctx: Context, staff: Staff, case_id: str) -> str | None:
+    """``staff``'s latest consultation of the case (the case page's follow-up is booked from it), or None. A part
+    of the case page, whose :func:`read_case` writes the audit row; it finds only the asker's own consultations."""
+    async with ctx.sessionmaker() as db:
+        return await db.scalar(
+            select(Consultation.id)
+            .where(Consultation.case_id == case_id, Consultation.operator_id == staff.id)
+            .order_by(Consultation.starts_at.desc())
+            .limit(1)
+        )
+
+
+async def own_consultation(ctx: Context, staff: Staff, case_id: str, consultation_id: str) -> str | None:
+    """``consultation_id`` if it is one of ``staff``'s consultations of this case, else None: a check of what a
+    case form posted (the consultation a note, risk or outcome was written in, and where the page goes back to).
+    It tells the asker nothing they did not send; the form's own write is what is audited."""
+    if not consultation_id:
+        return None
+    async with ctx.sessionmaker() as db:
+        found = await db.get(Consultation, consultation_id)
+    ok = found is not None and found.case_id == case_id and found.operator_id == staff.id
+    return consultation_id if ok else None
+
+
 # -- reading -----------------------------------------------------------------------------------------------------
 
 

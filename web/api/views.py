@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling import booking
+from scheduling import services as services_domain
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import STAFF_BOOKERS, Booked, ByToken, SlotTaken
 from server import actors, identity
@@ -23,7 +23,7 @@ from server.clock import TIMEZONE
 from server.crypto import same
 from server.errors import Forbidden, NotFound
 from server.keys import sessionmaker_key, settings_key
-from server.models import Base, Service, utcnow
+from server.models import Base, utcnow
 from server.origins import origin_allowed
 from web.api import idempotency, payload
 from web.api.idempotency import HEADER, IdempotencyKey
@@ -63,12 +63,8 @@ def _check_csrf(request: web.Request, session: SessionInfo) -> None:
 
 async def services(request: web.Request) -> web.Response:
     session = await _public_or_staff(request, "query")
-    async with request.app[sessionmaker_key]() as db:
-        query = select(Service).order_by(Service.name)
-        if session is None:
-            query = query.where(Service.bookable_online.is_(True))
-        rows = await db.scalars(query)
-        found = [payload.service_json(s) for s in rows]
+    rows = await services_domain.list_services(request.app[sessionmaker_key], bookable_online_only=session is None)
+    found = [payload.service_json(s) for s in rows]
     return web.json_response({"services": found})
 
 

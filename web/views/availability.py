@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from scheduling import operators as availability_settings
 from server import actors
 from server.auth import SessionInfo
 from server.errors import Forbidden, NotFound
@@ -16,7 +17,6 @@ from server.keys import sessionmaker_key
 from server.models import OverrideKind, Role
 from web.guard import checked_form
 from web.render import see_other
-from web.views import settings_store as store
 from web.views.coordinator import parse_week
 from web.views.schedule_common import (
     WEEKDAYS,
@@ -49,7 +49,7 @@ async def availability_list(request: web.Request) -> web.StreamResponse:
     session = await require_role(request, *EDITORS)
     if session.staff.role != Role.COORDINATOR:
         return see_other(_url(request, session.staff.id))
-    operators = await store.list_operators(request.app[sessionmaker_key])
+    operators = await availability_settings.list_operators(request.app[sessionmaker_key])
     return page("availability_list.html", request, {"operators": operators})
 
 
@@ -61,7 +61,7 @@ async def _page(
     typed: dict[str, Any] | None = None,
     status: int = 200,
 ) -> web.Response:
-    settings = await store.operator_settings(request.app[sessionmaker_key], staff_id)
+    settings = await availability_settings.operator_settings(request.app[sessionmaker_key], staff_id)
     values: dict[str, Any] = {f"day{d}": format_ranges(settings.weekly[d]) for d in WEEKDAYS}
     values["daily_cap"] = "" if settings.staff.daily_cap is None else str(settings.staff.daily_cap)
     values["override_kind"] = "absence"
@@ -93,7 +93,8 @@ async def availability_weekly(request: web.Request) -> web.StreamResponse:
         cap = checker.check("daily_cap", parse_int, cap_text, 1, 30)
     if errors:
         return await _page(request, staff_id, errors=errors, typed=typed, status=400)
-    await store.save_weekly(request.app[sessionmaker_key], staff_id, week, cap, actors.staff(session.staff.id))
+    actor = actors.staff(session.staff.id)
+    await availability_settings.save_weekly(request.app[sessionmaker_key], staff_id, week, cap, actor)
     return see_other(_url(request, staff_id) + "?saved=weekly")
 
 
@@ -115,7 +116,7 @@ async def override_add(request: web.Request) -> web.StreamResponse:
         span = (start, end) if start and end else None
     if errors.fields or day is None or kind is None:
         return await _page(request, staff_id, errors=errors.fields, typed=typed, status=400)
-    await store.add_override(
+    await availability_settings.add_override(
         request.app[sessionmaker_key], staff_id, day=day, kind=kind, span=span, actor=actors.staff(session.staff.id)
     )
     return see_other(_url(request, staff_id) + "?saved=overrides#overrides")
@@ -127,7 +128,7 @@ async def override_remove(request: web.Request) -> web.StreamResponse:
     override_id = request.match_info["override"]
     if not override_id.isdigit():
         raise NotFound("no such override")
-    await store.remove_override(
+    await availability_settings.remove_override(
         request.app[sessionmaker_key], staff_id, int(override_id), actors.staff(session.staff.id)
     )
     return see_other(_url(request, staff_id) + "?saved=overrides#overrides")

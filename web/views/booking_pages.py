@@ -12,6 +12,7 @@ from aiohttp import web
 from multidict import MultiDictProxy
 
 from scheduling import booking as booking_domain
+from scheduling import services as services_domain
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import Booked, BookingRequest, ByToken, SlotTaken
 from server.client_address import client_address
@@ -22,7 +23,6 @@ from web.api.ratelimit import limiter_key
 from web.i18n import negotiate
 from web.links import absolute, join_url
 from web.render import see_other
-from web.views import settings_store as store
 from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, parse_instant
 from web.views.schedule_common import checked_public_form, issue_public_csrf, page, public_token
 
@@ -44,7 +44,7 @@ async def _bookable(request: web.Request, slug: str) -> Service:
 
 
 async def services(request: web.Request) -> web.StreamResponse:
-    items = [s for s in await store.list_services(request.app[sessionmaker_key]) if s.bookable_online]
+    items = [s for s in await services_domain.list_services(request.app[sessionmaker_key]) if s.bookable_online]
     if len(items) == 1:
         return see_other(str(request.app.router["book_service"].url_for(slug=items[0].slug)))
     return _public(request, "book.html", {"services": items})

@@ -12,15 +12,14 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from sqlalchemy import select
 
-from server import cases
+from server import cases, staff_lists
 from server.auth import SessionInfo
 from server.cases import alerts, directory, merging, records
 from server.cases.policy import Action, Relation, allowed
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key
-from server.models import Channel, Consultation, OutcomeKind, Reason, RiskLevel, Role, Staff
+from server.models import Channel, OutcomeKind, Reason, RiskLevel, Role, Staff
 from web.guard import checked_form, require_staff
 from web.render import see_other
 from web.views.schedule_common import page
@@ -79,7 +78,7 @@ async def _page(
     staff, case_id = session.staff, request.match_info["id"]
     found = await records.read_case(cases.context(request.app), staff, case_id)
     maker = request.app[sessionmaker_key]
-    people = await _people(request)
+    people = await staff_lists.everyone(maker)
     all_services = await directory.services(maker, active_only=False)
     relation: Relation = "worker" if staff.id in found.workers else "other"
     see_all = cases.context(request.app).settings.supervisors_see_all_cases
@@ -109,11 +108,6 @@ async def _page(
     return page("case.html", request, context, status=status)
 
 
-async def _people(request: web.Request) -> list[Staff]:
-    async with request.app[sessionmaker_key]() as db:
-        return list(await db.scalars(select(Staff).order_by(Staff.name)))
-
-
 def _by_discipline(people: list[Staff]) -> list[tuple[str, list[Staff]]]:
     groups: dict[str, list[Staff]] = {}
     for person in people:
@@ -121,21 +115,10 @@ def _by_discipline(people: list[Staff]) -> list[tuple[str, list[Staff]]]:
     return sorted(groups.items(), key=lambda item: (item[0] == "", item[0].lower()))
 
 
-async def _latest_consultation(request: web.Request, staff: Staff, case_id: str) -> str | None:
-    """This operator's latest consultation of the case (a follow-up is booked from it)."""
-    async with request.app[sessionmaker_key]() as db:
-        return await db.scalar(
-            select(Consultation.id)
-            .where(Consultation.case_id == case_id, Consultation.operator_id == staff.id)
-            .order_by(Consultation.starts_at.desc())
-            .limit(1)
-        )
-
-
 async def _follow_up_url(request: web.Request, staff: Staff, case_id: str) -> str | None:
     router = request.app.router
     if staff.role in FOLLOW_UP_ROLES:
-        consultation_id = await _latest_consultation(request, staff, case_id)
+        consultation_id = await records.latest_consultation(cases.context(request.app), staff, case_id)
         if consultation_id is not None:
             return str(router["follow_up"].url_for(id=consultation_id))
     return str(router["switchboard"].url_for()) if staff.role in SWITCHBOARD_ROLES else None
@@ -144,12 +127,7 @@ async def _follow_up_url(request: web.Request, staff: Staff, case_id: str) -> st
 async def _consultation(request: web.Request, staff: Staff, case_id: str, form: MultiDictProxy[Any]) -> str | None:
     """The consultation the form came from, if it is one of this person's consultations of this case."""
     wanted = str(form.get("consultation_id", "")).strip()
-    if not wanted:
-        return None
-    async with request.app[sessionmaker_key]() as db:
-        found = await db.get(Consultation, wanted)
-    ok = found is not None and found.case_id == case_id and found.operator_id == staff.id
-    return wanted if ok else None
+    return await records.own_consultation(cases.context(request.app), staff, case_id, wanted)
 
 
 # -- the forms ---------------------------------------------------------------------------------------------------

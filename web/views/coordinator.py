@@ -9,14 +9,14 @@ import holidays
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from scheduling import services as services_domain
 from server import actors
-from server import outbox as links
+from server import outbox as outbox_domain
 from server.errors import NotFound
 from server.keys import sessionmaker_key
 from server.models import BookingMode, Role
 from web.guard import checked_form
 from web.render import see_other
-from web.views import settings_store as store
 from web.views.schedule_common import (
     WEEKDAYS,
     FormErrors,
@@ -44,7 +44,7 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
 
 async def services(request: web.Request) -> web.StreamResponse:
     await require_role(request, Role.COORDINATOR)
-    items = await store.list_services(request.app[sessionmaker_key])
+    items = await services_domain.list_services(request.app[sessionmaker_key])
     return page("schedule_services.html", request, {"services": items, "errors": {}, "values": {}})
 
 
@@ -60,21 +60,21 @@ async def service_create(request: web.Request) -> web.StreamResponse:
         errors["name"] = "too_long"
     if not SLUG.match(values["slug"]):
         errors["slug"] = "bad_slug"
-    elif await store.slug_taken(sessionmaker, values["slug"]):
+    elif await services_domain.slug_taken(sessionmaker, values["slug"]):
         errors["slug"] = "slug_taken"
     if errors:
-        items = await store.list_services(sessionmaker)
+        items = await services_domain.list_services(sessionmaker)
         context = {"services": items, "errors": errors, "values": values}
         return page("schedule_services.html", request, context, status=400)
-    service = await store.create_service(
+    service = await services_domain.create_service(
         sessionmaker, slug=values["slug"], name=values["name"], actor=actors.staff(session.staff.id)
     )
     return see_other(_url(request, "schedule_service", id=service.id))
 
 
-def _rule_values(settings: store.ServiceSettings) -> dict[str, Any]:
+def _rule_values(settings: services_domain.ServiceSettings) -> dict[str, Any]:
     service = settings.service
-    values: dict[str, Any] = {field: getattr(service, field) for field in store.RULE_FIELDS}
+    values: dict[str, Any] = {field: getattr(service, field) for field in services_domain.RULE_FIELDS}
     values["modes"] = service.modes.split(",") if service.modes else []
     for weekday in WEEKDAYS:
         values[f"day{weekday}"] = format_ranges(settings.hours[weekday])
@@ -90,7 +90,7 @@ async def _service_page(
     notice: str = "",
     status: int = 200,
 ) -> web.Response:
-    settings = await store.service_settings(request.app[sessionmaker_key], service_id)
+    settings = await services_domain.service_settings(request.app[sessionmaker_key], service_id)
     context = {
         "service": settings.service,
         "closures": settings.closures,
@@ -108,27 +108,35 @@ async def service(request: web.Request) -> web.StreamResponse:
     return await _service_page(request, request.match_info["id"])
 
 
-def parse_rules(form: MultiDictProxy[Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """(what to store, what was typed, errors)."""
+def parse_rules(form: MultiDictProxy[Any]) -> tuple[services_domain.Rules | None, dict[str, Any], dict[str, str]]:
+    """(what to store, None when a field is wrong; what was typed; the errors)."""
     errors = FormErrors({})
-    typed: dict[str, Any] = {field: str(form.get(field, "")).strip() for field in store.RULE_FIELDS}
-    rules: dict[str, Any] = {}
-    for field, (low, high) in NUMBERS.items():
-        rules[field] = errors.check(field, parse_int, typed[field], low, high)
+    typed: dict[str, Any] = {field: str(form.get(field, "")).strip() for field in services_domain.RULE_FIELDS}
+    numbers = {field: errors.check(field, parse_int, typed[field], low, high) for field, (low, high) in NUMBERS.items()}
     modes = [mode for mode in form.getall("modes", []) if mode in {m.value for m in BookingMode}]
     typed["modes"] = modes
     if not modes:
         errors.fields["modes"] = "pick_one"
-    rules["modes"] = ",".join(modes)
-    disciplines = [part.strip() for part in typed["disciplines"].split(",") if part.strip()]
-    rules["disciplines"] = ",".join(disciplines)
-    if len(rules["disciplines"]) > 300:
+    disciplines = ",".join(part.strip() for part in typed["disciplines"].split(",") if part.strip())
+    if len(disciplines) > 300:
         errors.fields["disciplines"] = "too_long"
-    typed["holiday_subdivision"] = rules["holiday_subdivision"] = typed["holiday_subdivision"].upper()
-    subdivision = rules["holiday_subdivision"]
+    typed["holiday_subdivision"] = subdivision = typed["holiday_subdivision"].upper()
     if not SUBDIVISION.match(subdivision) or (subdivision and subdivision not in holidays.Italy.subdivisions):
         errors.fields["holiday_subdivision"] = "bad_subdivision"
-    typed["bookable_online"] = rules["bookable_online"] = form.get("bookable_online") == "on"
+    typed["bookable_online"] = bookable_online = form.get("bookable_online") == "on"
+    session_minutes, buffer_minutes, notice_minutes, horizon_days = numbers.values()
+    if errors.fields or None in numbers.values():
+        return None, typed, errors.fields
+    rules = services_domain.Rules(
+        session_minutes=session_minutes,
+        buffer_minutes=buffer_minutes,
+        min_notice_minutes=notice_minutes,
+        horizon_days=horizon_days,
+        modes=",".join(modes),
+        disciplines=disciplines,
+        holiday_subdivision=subdivision,
+        bookable_online=bookable_online,
+    )
     return rules, typed, errors.fields
 
 
@@ -137,13 +145,13 @@ async def service_rules(request: web.Request) -> web.StreamResponse:
     form = await checked_form(request, session)
     service_id = request.match_info["id"]
     rules, typed, errors = parse_rules(form)
-    if errors:
+    if rules is None:
         return await _service_page(request, service_id, errors=errors, typed=typed, status=400)
-    await store.save_rules(request.app[sessionmaker_key], service_id, rules, actors.staff(session.staff.id))
+    await services_domain.save_rules(request.app[sessionmaker_key], service_id, rules, actors.staff(session.staff.id))
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=rules")
 
 
-def parse_week(form: MultiDictProxy[Any]) -> tuple[dict[int, store.Ranges], dict[str, str], dict[str, str]]:
+def parse_week(form: MultiDictProxy[Any]) -> tuple[services_domain.Hours, dict[str, str], dict[str, str]]:
     """Seven fields ``day0``..``day6`` of ranges -> (ranges by weekday, what was typed, errors)."""
     errors = FormErrors({})
     typed = {f"day{d}": str(form.get(f"day{d}", "")).strip() for d in WEEKDAYS}
@@ -158,7 +166,7 @@ async def service_hours(request: web.Request) -> web.StreamResponse:
     week, typed, errors = parse_week(form)
     if errors:
         return await _service_page(request, service_id, errors=errors, typed=typed, status=400)
-    await store.save_hours(request.app[sessionmaker_key], service_id, week, actors.staff(session.staff.id))
+    await services_domain.save_hours(request.app[sessionmaker_key], service_id, week, actors.staff(session.staff.id))
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=hours")
 
 
@@ -174,7 +182,8 @@ async def closure_add(request: web.Request) -> web.StreamResponse:
     if errors.fields or day is None:
         typed = {"closure_day": str(form.get("closure_day", "")), "closure_reason": reason}
         return await _service_page(request, service_id, errors=errors.fields, typed=typed, status=400)
-    await store.add_closure(request.app[sessionmaker_key], service_id, day, reason, actors.staff(session.staff.id))
+    actor = actors.staff(session.staff.id)
+    await services_domain.add_closure(request.app[sessionmaker_key], service_id, day, reason, actor)
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=closures#closures")
 
 
@@ -185,7 +194,7 @@ async def closure_remove(request: web.Request) -> web.StreamResponse:
     closure_id = request.match_info["closure"]
     if not closure_id.isdigit():
         raise NotFound("no such closure")
-    await store.remove_closure(
+    await services_domain.remove_closure(
         request.app[sessionmaker_key], service_id, int(closure_id), actors.staff(session.staff.id)
     )
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=closures#closures")
@@ -194,7 +203,7 @@ async def closure_remove(request: web.Request) -> web.StreamResponse:
 async def outbox(request: web.Request) -> web.StreamResponse:
     """Recipients, subjects and states of the outgoing email; no bodies."""
     await require_role(request, Role.COORDINATOR)
-    messages = await store.outbox_messages(request.app[sessionmaker_key])
+    messages = await outbox_domain.latest(request.app[sessionmaker_key])
     return page("outbox.html", request, {"messages": messages, "message": None})
 
 
@@ -203,8 +212,8 @@ async def outbox_message(request: web.Request) -> web.StreamResponse:
     and anything that still looks like a link's secret is redacted again here (rows from before migration 0008
     were redacted by it)."""
     session = await require_role(request, Role.COORDINATOR)
-    message = await store.read_message(
+    message = await outbox_domain.read_message(
         request.app[sessionmaker_key], request.match_info["id"], actors.staff(session.staff.id)
     )
-    context = {"messages": [], "message": message, "body": links.redact_text(message.body)}
+    context = {"messages": [], "message": message, "body": outbox_domain.redact_text(message.body)}
     return page("outbox.html", request, context)

@@ -3,18 +3,16 @@ series with its invited staff, and skips, moves or restores single meetings. Inv
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
 
 from scheduling import series as meetings
-from server import clock, supervision
-from server.clock import ROME
-from server.errors import InvalidInput, NotFound
+from server import clock, staff_lists, supervision
+from server.errors import InvalidInput
 from server.keys import sessionmaker_key
-from server.models import MeetingSeries, Role, SeriesException, SeriesInvitee, Staff, utcnow
+from server.models import Role, utcnow
 from web.guard import checked_form
 from web.render import see_other
 from web.views.schedule_common import FormErrors, page, parse_date, parse_int, parse_time, require_role
@@ -22,16 +20,6 @@ from web.views.schedule_common import FormErrors, page, parse_date, parse_int, p
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
 REPEATS = {"weekly": "FREQ=WEEKLY;INTERVAL=1", "fortnightly": "FREQ=WEEKLY;INTERVAL=2"}
 SHOWN_WEEKS = 12
-
-
-async def _staff(request: web.Request) -> list[Staff]:
-    async with request.app[sessionmaker_key]() as db:
-        return list(await db.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.name)))
-
-
-async def _series_list(request: web.Request) -> list[MeetingSeries]:
-    async with request.app[sessionmaker_key]() as db:
-        return list(await db.scalars(select(MeetingSeries).order_by(MeetingSeries.starts_at)))
 
 
 async def meetings_page(request: web.Request) -> web.StreamResponse:
@@ -43,8 +31,8 @@ async def _list_page(
     request: web.Request, errors: dict[str, str], values: dict[str, Any], status: int = 200
 ) -> web.Response:
     context = {
-        "series": await _series_list(request),
-        "people": await _staff(request),
+        "series": await meetings.all_series(request.app[sessionmaker_key]),
+        "people": await staff_lists.active(request.app[sessionmaker_key]),
         "errors": errors,
         "values": values,
         "repeats": list(REPEATS),
@@ -90,42 +78,15 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
     return see_other(str(request.app.router["meeting"].url_for(id=created.id)))
 
 
-async def _load(request: web.Request, series_id: str) -> tuple[MeetingSeries, list[SeriesException], list[str]]:
-    async with request.app[sessionmaker_key]() as db:
-        found = await db.get(MeetingSeries, series_id)
-        if found is None:
-            raise NotFound("no such meeting series")
-        exceptions = list(await db.scalars(select(SeriesException).where(SeriesException.series_id == series_id)))
-        names = list(
-            await db.scalars(
-                select(Staff.name)
-                .join(SeriesInvitee, SeriesInvitee.staff_id == Staff.id)
-                .where(SeriesInvitee.series_id == series_id)
-                .order_by(Staff.name)
-            )
-        )
-    return found, exceptions, names
-
-
-def _upcoming(found: MeetingSeries, exceptions: list[SeriesException], now: datetime) -> list[dict[str, Any]]:
-    """The next meetings by their original time, each with what happens to it: held, skipped, or moved."""
-    changed = {e.original_start: e for e in exceptions}
-    rule = meetings.parse_rrule(found.rrule, found.starts_at)
-    horizon = now + timedelta(weeks=SHOWN_WEEKS)
-    rows = []
-    for local_start in rule.between(now.astimezone(ROME), horizon.astimezone(ROME), inc=True):
-        original = local_start.astimezone(UTC)
-        exception = changed.get(original)
-        state = "held" if exception is None else ("skipped" if exception.moved_to is None else "moved")
-        rows.append({"original": original, "state": state, "moved_to": exception.moved_to if exception else None})
-    return rows
-
-
 async def meeting(request: web.Request) -> web.StreamResponse:
     await require_role(request, *MANAGERS)
-    found, exceptions, names = await _load(request, request.match_info["id"])
-    context = {"meeting": found, "invitees": names, "upcoming": _upcoming(found, exceptions, utcnow()), "error": None}
-    return page("meeting.html", request, {**context, "room_id": await _room_id(request, found.id)})
+    detail = await meetings.series_detail(request.app[sessionmaker_key], request.match_info["id"])
+    context = {"meeting": detail.series, "invitees": detail.invitees, "upcoming": _upcoming(detail), "error": None}
+    return page("meeting.html", request, {**context, "room_id": await _room_id(request, detail.series.id)})
+
+
+def _upcoming(detail: meetings.SeriesDetail) -> list[meetings.Upcoming]:
+    return meetings.upcoming(detail, utcnow(), SHOWN_WEEKS)
 
 
 async def _room_id(request: web.Request, series_id: str) -> str | None:
@@ -160,8 +121,8 @@ async def meeting_change(request: web.Request) -> web.StreamResponse:
         day = check.check("day", parse_date, form.get("day"))
         at = check.check("at", parse_time, form.get("at"))
         if check.fields:
-            found, exceptions, names = await _load(request, series_id)
-            context = {"meeting": found, "invitees": names, "upcoming": _upcoming(found, exceptions, utcnow())}
+            detail = await meetings.series_detail(sessionmaker, series_id)
+            context = {"meeting": detail.series, "invitees": detail.invitees, "upcoming": _upcoming(detail)}
             context["room_id"] = await _room_id(request, series_id)
             return page("meeting.html", request, {**context, "error": "bad_date"}, status=400)
         await meetings.move_occurrence(sessionmaker, series_id, original, _local_instant(day, at))

@@ -9,13 +9,12 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import exists, or_, select
 
-from server import clock, supervision
+from server import clock, staff_lists, supervision
 from server.auth import SessionInfo
-from server.errors import Forbidden, InvalidInput, NotFound
+from server.errors import Forbidden, InvalidInput
 from server.keys import sessionmaker_key
-from server.models import MeetingSeries, Role, SeriesInvitee, Staff, SupervisionRoom, utcnow
+from server.models import Role, utcnow
 from web.guard import checked_form, require_staff
 from web.render import see_other
 from web.views.schedule_common import FormErrors, page, parse_date, parse_int, parse_time, require_role
@@ -49,22 +48,6 @@ def _looks_like_phone(run: str) -> bool:
 # -- the list and the form -------------------------------------------------------------------------------------
 
 
-async def _people(request: web.Request) -> list[Staff]:
-    async with request.app[sessionmaker_key]() as db:
-        return list(await db.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.name)))
-
-
-async def _series_rooms_for(request: web.Request, staff: Staff) -> list[tuple[SupervisionRoom, MeetingSeries]]:
-    """The rooms of the meeting series this person may enter (the series' creator and invitees; coordinators)."""
-    query = select(SupervisionRoom, MeetingSeries).join(MeetingSeries, MeetingSeries.id == SupervisionRoom.series_id)
-    if staff.role != Role.COORDINATOR:
-        invited = exists().where(SeriesInvitee.series_id == MeetingSeries.id, SeriesInvitee.staff_id == staff.id)
-        query = query.where(or_(MeetingSeries.created_by == staff.id, SupervisionRoom.created_by == staff.id, invited))
-    async with request.app[sessionmaker_key]() as db:
-        rows = await db.execute(query.order_by(MeetingSeries.title))
-    return [(room, series) for room, series in rows]
-
-
 async def _list_page(
     request: web.Request, session: SessionInfo, errors: dict[str, str], values: dict[str, Any], status: int = 200
 ) -> web.Response:
@@ -72,8 +55,8 @@ async def _list_page(
     maker = request.app[sessionmaker_key]
     context = {
         "rooms": await supervision.rooms_for(maker, session.staff, now, now + timedelta(days=SHOWN_DAYS)),
-        "series_rooms": await _series_rooms_for(request, session.staff),
-        "people": await _people(request),
+        "series_rooms": await supervision.series_rooms_for(maker, session.staff),
+        "people": await staff_lists.active(maker),
         "errors": errors,
         "values": values,
     }
@@ -142,31 +125,11 @@ async def series_room_open(request: web.Request) -> web.StreamResponse:
     """The room of a recurring team meeting: made on first asking, the same room after that."""
     session = await require_role(request, *MANAGERS)
     await checked_form(request, session)
-    series_id = request.match_info["id"]
-    async with request.app[sessionmaker_key]() as db:
-        series = await db.get(MeetingSeries, series_id)
-    if series is None:
-        raise NotFound("no such meeting series")
-    room = await supervision.create_room(
-        request.app[sessionmaker_key],
-        session.staff,
-        title=series.title,
-        starts_at=None,
-        minutes=min(max(series.minutes, 1), supervision.MAX_MINUTES),
-        series_id=series.id,
-    )
+    room = await supervision.open_series_room(request.app[sessionmaker_key], session.staff, request.match_info["id"])
     return see_other(str(request.app.router["supervision_room"].url_for(id=room.id)))
 
 
 # -- the room ----------------------------------------------------------------------------------------------------
-
-
-async def _room(request: web.Request, room_id: str) -> SupervisionRoom:
-    async with request.app[sessionmaker_key]() as db:
-        room = await db.get(SupervisionRoom, room_id)
-    if room is None:
-        raise NotFound("no such room")
-    return room
 
 
 async def room(request: web.Request) -> web.StreamResponse:
@@ -175,9 +138,9 @@ async def room(request: web.Request) -> web.StreamResponse:
     try:
         granted = await supervision.grant(request.app[sessionmaker_key], session.staff, room_id)
     except supervision.MeetingOver:
-        found = await _room(request, room_id)
+        found = await supervision.get_room(request.app[sessionmaker_key], room_id)
         return page("supervision_over.html", request, {"room": found}, status=410)
-    found = await _room(request, room_id)
+    found = await supervision.get_room(request.app[sessionmaker_key], room_id)
     context = {
         "room": found,
         "grant": granted,
@@ -194,5 +157,5 @@ async def room_register(request: web.Request) -> web.StreamResponse:
     maker = request.app[sessionmaker_key]
     if not (await supervision.grant(maker, session.staff, room_id, ended=True)).moderator:
         raise Forbidden("the register is for the room's moderators")
-    context = {"room": await _room(request, room_id), "stays": await supervision.register(maker, room_id)}
+    context = {"room": await supervision.get_room(maker, room_id), "stays": await supervision.register(maker, room_id)}
     return page("supervision_register.html", request, context)

@@ -7,35 +7,26 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling import booking as booking_domain
+from scheduling import services as services_domain
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import BookingRequest, SlotTaken
-from server import cases, consultations
+from server import cases, consultations, staff_lists
 from server.auth import SessionInfo
 from server.cases import records
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
-from server.models import Role, Service, Staff, utcnow
+from server.models import Role, Service, utcnow
 from web.guard import checked_form
 from web.i18n import negotiate
 from web.links import join_url
-from web.views import settings_store as store
 from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, group_token, parse_instant
 from web.views.schedule_common import page, require_role
 
 BOOKERS = (Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR)
 PERSON = ("citizen_name", "citizen_phone", "citizen_email")
-
-
-async def _operator_names(request: web.Request, ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    async with request.app[sessionmaker_key]() as db:
-        rows = await db.execute(select(Staff.id, Staff.name).where(Staff.id.in_(ids)))
-        return {row.id: row.name for row in rows}
 
 
 async def _chosen_service(request: web.Request, slug: str) -> Service | None:
@@ -54,7 +45,7 @@ async def _form_page(
 ) -> web.Response:
     """The booking form: services, the chosen service's free slots (of one operator for a follow-up)."""
     sessionmaker = request.app[sessionmaker_key]
-    services = await store.list_services(sessionmaker)
+    services = await services_domain.list_services(sessionmaker)
     service = await _chosen_service(request, str(values.get("service", "")))
     days: list[Any] = []
     if service is not None:
@@ -65,7 +56,7 @@ async def _form_page(
         "services": services,
         "service": service,
         "choice": choice,
-        "operators": sorted((await _operator_names(request, ids)).items(), key=lambda item: item[1]),
+        "operators": sorted((await staff_lists.names(sessionmaker, ids)).items(), key=lambda item: item[1]),
         "values": values,
         "errors": errors or {},
         "taken": taken,
@@ -135,7 +126,7 @@ async def switchboard_book(request: web.Request) -> web.StreamResponse:
 async def _result(request: web.Request, booked: Any) -> web.Response:
     booking = booked.booking
     service = await load_service(request.app[sessionmaker_key], booking.service_id)
-    names = await _operator_names(request, {booking.operator_id})
+    names = await staff_lists.names(request.app[sessionmaker_key], {booking.operator_id})
     context = {
         "booking": booking,
         "service": service,
