@@ -19,6 +19,7 @@ from aiohttp import web
 
 from server.cases.alerts import RiskAlert, alerted_roles, risk_notifier_key
 from server.identity import Identity
+from signaling import protocol as p
 from signaling.connection import Connection, send_error
 from signaling.sockets import SocketHub, add_endpoint
 
@@ -45,7 +46,7 @@ class AlertHub(SocketHub):
     """Every alerts socket of this process. Created in the cleanup context (:func:`setup_alerts`)."""
 
     staff_only = True
-    path = "/ws/alerts"
+    path = p.ALERTS
 
     def __init__(self, app: web.Application) -> None:
         super().__init__(app)
@@ -89,4 +90,4 @@ def setup_alerts(app: web.Application) -> None:
         hub = app[risk_notifier_key] = AlertHub(app)  # how case code reaches these sockets
         return hub
 
-    add_endpoint(app, "/ws/alerts", "ws_alerts", alert_hub_key, make)
+    add_endpoint(app, AlertHub.path, "ws_alerts", alert_hub_key, make)

@@ -26,6 +26,7 @@ from server.identity import Identity, Standing, identify, standings
 from server.keys import sessionmaker_key, settings_key
 from server.origins import origin_allowed
 from server.settings import Settings
+from signaling import protocol as p
 from signaling.caps import Sockets, sockets_key
 from signaling.connection import CLOSE_GOING_AWAY, CLOSE_UNSUPPORTED, MAX_FRAME, Connection, refuse
 from signaling.effects import CLOSE_REPLACED
@@ -63,11 +64,11 @@ async def handshake(request: web.Request, settings: Settings, *, staff_only: boo
 
 
 class SocketHub:
-    """The sockets of one endpoint in this process. Subclasses set :attr:`staff_only` and :attr:`endpoint` and
+    """The sockets of one endpoint in this process. Subclasses set :attr:`path` (and :attr:`staff_only`) and
     implement :meth:`on_text`; :meth:`admits` and :meth:`on_detach` are hooks."""
 
     staff_only: ClassVar[bool] = False
-    path: ClassVar[str] = "/ws"  # the endpoint's path, in logs
+    path: ClassVar[p.Socket]  # the endpoint's path (the protocol's name of the socket), in logs and routes
 
     def __init__(self, app: web.Application) -> None:
         self._app = app

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class Hub(SocketHub):
     """Every consultation socket and room of this process. Created in the cleanup context (:func:`setup_hub`)."""
 
-    path = "/ws"
+    path = p.CONSULTATION
 
     def __init__(self, app: web.Application, bus: Bus) -> None:
         super().__init__(app)
@@ -181,4 +181,4 @@ _GRANT_ERRORS = {
 
 def setup_hub(app: web.Application) -> None:
     """Add ``GET /ws`` (named "ws"), its hub (with an in-process bus) and the GOING_AWAY close at shutdown."""
-    add_endpoint(app, "/ws", "ws", hub_key, lambda app: Hub(app, InProcessBus()))
+    add_endpoint(app, Hub.path, "ws", hub_key, lambda app: Hub(app, InProcessBus()))

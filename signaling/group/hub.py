@@ -67,7 +67,7 @@ class GroupHub(SocketHub):
     """Every group socket and room of this process. Created in the cleanup context (:func:`setup_group_hub`)."""
 
     staff_only = True
-    path = "/ws/group"
+    path = p.GROUP
 
     def __init__(self, app: web.Application, sfu: Sfu) -> None:
         super().__init__(app)
@@ -307,4 +307,4 @@ def setup_group_hub(app: web.Application) -> None:
     def make(app: web.Application) -> GroupHub:
         return GroupHub(app, EmbeddedSfu(ice_servers=app[settings_key].ice_servers))
 
-    add_endpoint(app, "/ws/group", "ws_group", group_hub_key, make)
+    add_endpoint(app, GroupHub.path, "ws_group", group_hub_key, make)

@@ -5,11 +5,15 @@
 format is documented in ``docs/signaling.md`` (the 1:1 socket ``/ws``) and ``docs/supervision.md`` (group rooms,
 ``/ws/group``).
 
-The message structs live in :mod:`signaling.protocol.messages` (both room kinds, and the bases),
-:mod:`signaling.protocol.consultation` (1:1 only) and :mod:`signaling.protocol.group` (group rooms only); this
-package re-exports all of them, so ``p.Offer`` or ``p.Mute`` is how callers name them. One decoder covers every
-client message of both sockets: a hub refuses the types its rooms do not use
-(:data:`ONE_TO_ONE_TYPES`, :data:`GROUP_TYPES`).
+Each message is declared once, on its struct (see :mod:`signaling.protocol.messages`): its ``type``, its fields, its
+direction (its base class) and the ``sockets`` that accept or send it. The structs live in
+:mod:`signaling.protocol.messages` (both room kinds, and the bases), :mod:`signaling.protocol.consultation` (1:1
+only) and :mod:`signaling.protocol.group` (group rooms only); this package re-exports them all, so ``p.Offer`` or
+``p.Mute`` is how callers name them. What follows from the declarations is derived here: :data:`CLIENT_MESSAGES`
+and :data:`SERVER_MESSAGES`, the one decoder of every client message of both sockets, :data:`MESSAGE_TYPES`, and
+the types each socket accepts (:func:`accepted`; :data:`ONE_TO_ONE_TYPES`, :data:`GROUP_TYPES`), which a hub
+checks. :data:`ClientMessage` and :data:`ServerMessage` are the same sets spelled out as unions for the type
+checker (from each module's own unions); a unit test checks that they equal the derived ones.
 
 The structs *are* the schema: msgspec decodes and validates a frame in one pass (types, sizes, the ``type`` tag,
 unknown fields ignored). Only a rejected frame is looked at again, to give the error the protocol's code, a
@@ -18,162 +22,36 @@ message a developer can act on, and ``ref``.
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import re
+from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any
 
 import msgspec
 from msgspec import UNSET
 
-from signaling.protocol.consultation import (
-    Admitted,
-    Decline,
-    Declined,
-    Peer,
-    PeerJoined,
-    Relay,
-    Relayed,
-    Renegotiate,
-    Role,
-    Welcome,
-)
-from signaling.protocol.group import (
-    SFU,
-    FeedSource,
-    GroupAdmitted,
-    GroupPeer,
-    GroupPeerJoined,
-    GroupRole,
-    GroupWelcome,
-    Hand,
-    HandState,
-    Lock,
-    Locked,
-    Moderated,
-    Moderation,
-    ModeratorAction,
-    Mute,
-    Remove,
-    Removed,
-    Screen,
-    ScreenState,
-    SfuCandidate,
-    SfuSdp,
-    Speakers,
-    StopVideo,
-    Track,
-    Tracks,
-)
+from signaling.protocol.consultation import *  # noqa: F403 (every message, re-exported)
+from signaling.protocol.consultation import ConsultationClientMessage, ConsultationServerMessage, Relay, Renegotiate
+from signaling.protocol.group import *  # noqa: F403
+from signaling.protocol.group import GroupClientMessage, GroupServerMessage
+from signaling.protocol.messages import *  # noqa: F403
 from signaling.protocol.messages import (
-    MAX_CANDIDATE,
-    MAX_CHAT,
-    MAX_ID,
-    MAX_SDP,
+    CONSULTATION,
+    GROUP,
     VERSION,
-    Admit,
     Answer,
     Candidate,
-    Chat,
-    ChatLine,
-    ChatText,
     ClientMessageBase,
-    End,
-    Ended,
-    Error,
     IceCandidate,
-    Id,
-    Join,
-    Leave,
-    Lobby,
-    Media,
-    MediaState,
+    Message,
     Offer,
-    PeerLeft,
-    Sdp,
-    ServerMessageBase,
-    ShortText,
-    State,
-    Waiting,
+    SharedClientMessage,
+    SharedServerMessage,
+    Socket,
 )
-
-__all__ = [
-    "GROUP_TYPES",
-    "MAX_CANDIDATE",
-    "MAX_CHAT",
-    "MAX_ID",
-    "MAX_SDP",
-    "MESSAGE_TYPES",
-    "ONE_TO_ONE_TYPES",
-    "RELAYED",
-    "SFU",
-    "VERSION",
-    "Admit",
-    "Admitted",
-    "Answer",
-    "Candidate",
-    "Chat",
-    "ChatLine",
-    "ChatText",
-    "ClientMessage",
-    "ClientMessageBase",
-    "Decline",
-    "Declined",
-    "End",
-    "Ended",
-    "Error",
-    "FeedSource",
-    "GroupAdmitted",
-    "GroupPeer",
-    "GroupPeerJoined",
-    "GroupRole",
-    "GroupWelcome",
-    "Hand",
-    "HandState",
-    "IceCandidate",
-    "Id",
-    "Join",
-    "Leave",
-    "Lobby",
-    "Lock",
-    "Locked",
-    "Media",
-    "MediaState",
-    "Moderated",
-    "Moderation",
-    "ModeratorAction",
-    "Mute",
-    "Offer",
-    "Peer",
-    "PeerJoined",
-    "PeerLeft",
-    "ProtocolError",
-    "Relay",
-    "Relayed",
-    "Remove",
-    "Removed",
-    "Renegotiate",
-    "Role",
-    "Screen",
-    "ScreenState",
-    "Sdp",
-    "ServerMessage",
-    "ServerMessageBase",
-    "SfuCandidate",
-    "SfuSdp",
-    "ShortText",
-    "Speakers",
-    "State",
-    "StopVideo",
-    "Track",
-    "Tracks",
-    "Waiting",
-    "Welcome",
-    "explain",
-    "ice_init",
-    "parse",
-    "serialise",
-]
 
 
 class ProtocolError(Exception):
@@ -186,31 +64,45 @@ class ProtocolError(Exception):
         self.ref = ref
 
 
-ClientMessage = (
-    Join | Admit | Decline | End | Leave | Offer | Answer | Candidate | Renegotiate | Media | Chat
-    | Screen | Hand | Mute | StopVideo | Remove | Lock
-)  # fmt: skip
+# -- what the declarations say -----------------------------------------------------------------------------------
 
-MESSAGE_TYPES: frozenset[str] = frozenset(kind.type for kind in get_args(ClientMessage))
-ONE_TO_ONE_TYPES: frozenset[str] = frozenset(
-    {"join", "admit", "decline", "end", "leave", "offer", "answer", "candidate", "renegotiate", "media", "chat"}
+
+def _declared(base: type[Message]) -> Iterator[type[Message]]:
+    """The message classes under ``base``: those that declare their ``sockets``, in the order they were defined."""
+    for cls in base.__subclasses__():
+        if "sockets" in vars(cls):
+            yield cls
+        yield from _declared(cls)
+
+
+CLIENT_MESSAGES: tuple[type[ClientMessageBase], ...] = tuple(
+    cls for cls in _declared(ClientMessageBase) if issubclass(cls, ClientMessageBase)
 )
+"""Every client -> server message."""
+SERVER_MESSAGES: tuple[type[Message], ...] = tuple(
+    cls for cls in _declared(Message) if not issubclass(cls, ClientMessageBase)
+)
+"""Every server -> client message."""
+
+ClientMessage = SharedClientMessage | ConsultationClientMessage | GroupClientMessage
+ServerMessage = SharedServerMessage | ConsultationServerMessage | GroupServerMessage
+
+
+def accepted(socket: Socket) -> frozenset[str]:
+    """The types of the client messages the socket ``socket`` (a path) accepts."""
+    return frozenset(cls.type for cls in CLIENT_MESSAGES if socket in cls.sockets)
+
+
+MESSAGE_TYPES: frozenset[str] = frozenset(cls.type for cls in CLIENT_MESSAGES)
+ONE_TO_ONE_TYPES: frozenset[str] = accepted(CONSULTATION)
 """The client messages of the 1:1 socket ``/ws``."""
-GROUP_TYPES: frozenset[str] = frozenset(
-    {"join", "admit", "end", "leave", "offer", "answer", "candidate", "media", "chat"}
-    | {"screen", "hand", "mute", "stop_video", "remove", "lock"}
-)
+GROUP_TYPES: frozenset[str] = accepted(GROUP)
 """The client messages of the group socket ``/ws/group``."""
-
-ServerMessage = (
-    Welcome | Lobby | Admitted | Declined | PeerJoined | PeerLeft | Relay | MediaState | ChatLine | Ended | Error
-    | GroupWelcome | GroupAdmitted | GroupPeerJoined | ScreenState | HandState | Speakers | Tracks | Moderated
-    | Locked | Removed | SfuSdp | SfuCandidate
-)  # fmt: skip
 
 # -- parsing ---------------------------------------------------------------------------------------------------
 
-_decode = msgspec.json.Decoder(ClientMessage).decode
+_decoder: msgspec.json.Decoder[ClientMessage] = msgspec.json.Decoder(functools.reduce(operator.or_, CLIENT_MESSAGES))
+_decode = _decoder.decode
 _encode = msgspec.json.Encoder().encode
 # The relayed types, most frequent first: isinstance() against a Struct class is quick for an exact match and
 # slower (~0.1 us) for a miss, so test for these with isinstance(msg, RELAYED) rather than for a base class.

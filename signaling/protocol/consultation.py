@@ -1,6 +1,6 @@
-"""The messages only the 1:1 consultation socket ``/ws`` uses (``docs/signaling.md``); the ones group rooms use
-too are in :mod:`signaling.protocol.messages`. Import them through :mod:`signaling.protocol`, which re-exports every
-message."""
+"""The messages only the 1:1 consultation socket ``/ws`` uses (``docs/signaling.md``), declared as
+:mod:`signaling.protocol.messages` says; the ones group rooms use too are there. Import them through
+:mod:`signaling.protocol`, which re-exports every message."""
 
 from __future__ import annotations
 
@@ -10,14 +10,16 @@ from typing import Any, ClassVar, Literal
 from msgspec import Struct
 
 from signaling.protocol.messages import (
+    CONSULTATION,
     Answer,
     Candidate,
     ClientMessageBase,
     Id,
+    Message,
     Offer,
+    RelayedBase,
     ServerMessageBase,
     State,
-    _Relayed,
 )
 
 Role = Literal["operator", "citizen"]
@@ -25,17 +27,20 @@ Role = Literal["operator", "citizen"]
 # -- client -> server ------------------------------------------------------------------------------------------
 
 
-class Decline(ClientMessageBase, frozen=True, tag="decline"):
+class Decline(ClientMessageBase, frozen=True):
     type: ClassVar[Literal["decline"]] = "decline"
+    sockets = (CONSULTATION,)
     id: Id
 
 
-class Renegotiate(_Relayed, frozen=True, tag="renegotiate"):
+class Renegotiate(RelayedBase, frozen=True):
     type: ClassVar[Literal["renegotiate"]] = "renegotiate"
+    sockets = (CONSULTATION,)
     to: Id
 
 
 Relayed = Offer | Answer | Candidate | Renegotiate
+ConsultationClientMessage = Decline | Renegotiate
 
 # -- server -> client ------------------------------------------------------------------------------------------
 
@@ -50,7 +55,9 @@ class Peer(Struct, frozen=True):
     video: bool = True
 
 
-class Welcome(ServerMessageBase, frozen=True, tag="welcome"):
+class Welcome(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["welcome"]] = "welcome"
+    sockets = (CONSULTATION,)
     id: str
     role: Role
     room: str
@@ -59,22 +66,32 @@ class Welcome(ServerMessageBase, frozen=True, tag="welcome"):
     ice_servers: tuple[Mapping[str, Any], ...] = ()
 
 
-class Admitted(ServerMessageBase, frozen=True, tag="admitted"):
+class Admitted(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["admitted"]] = "admitted"
+    sockets = (CONSULTATION,)
     peers: tuple[Peer, ...]
 
 
-class Declined(ServerMessageBase, frozen=True, tag="declined"):
-    pass
+class Declined(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["declined"]] = "declined"
+    sockets = (CONSULTATION,)
 
 
-class PeerJoined(ServerMessageBase, frozen=True, tag="peer_joined"):
+class PeerJoined(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["peer_joined"]] = "peer_joined"
+    sockets = (CONSULTATION,)
     id: str
     role: Role
     name: str
 
 
-class Relay(Struct, frozen=True):
-    """An offer, answer, candidate or renegotiate request passed on, with ``from`` set by the server."""
+class Relay(Message, frozen=True):
+    """An offer, answer, candidate or renegotiate request passed on, with ``from`` set by the server: its ``type``
+    is the relayed message's."""
 
+    sockets = (CONSULTATION,)
     sender: str
     message: Relayed
+
+
+ConsultationServerMessage = Welcome | Admitted | Declined | PeerJoined | Relay

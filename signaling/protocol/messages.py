@@ -1,24 +1,36 @@
-"""The messages both room kinds use, as frozen :class:`msgspec.Struct` types, and the bases and field types every
-message is built on (the 1:1 socket's own messages are in :mod:`signaling.protocol.consultation`, the group rooms'
-in :mod:`signaling.protocol.group`).
+"""The messages both room kinds use, the bases every message is built on, and the field types.
+
+Each message is declared once, as a frozen :class:`msgspec.Struct`: its ``type`` (a ``ClassVar``, which is also
+its msgspec tag), its fields, its direction (the base it derives from: :class:`ClientMessageBase` for client ->
+server, :class:`ServerMessageBase` for server -> client) and ``sockets``, the endpoints that accept it (a client
+message) or send it (a server message). :mod:`signaling.protocol` derives everything else from these declarations:
+the parser's decoder, the types each socket accepts, and the checks on its ``ClientMessage`` and ``ServerMessage``
+unions. The messages only the 1:1 socket uses are in :mod:`signaling.protocol.consultation`, the group rooms' own
+in :mod:`signaling.protocol.group`; import them all through :mod:`signaling.protocol`.
 
 The structs *are* the schema: :func:`signaling.protocol.parse` decodes and validates a frame against them in one
-pass (types, sizes, the ``type`` tag, unknown fields ignored). Server messages are only ever encoded. Import them
-through :mod:`signaling.protocol`, which re-exports every message. The wire format is ``docs/signaling.md``.
+pass (types, sizes, the ``type`` tag, unknown fields ignored). Server messages are only ever encoded. The wire format
+is ``docs/signaling.md``.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
-from msgspec import UNSET, Meta, Raw, Struct, UnsetType, field
+from msgspec import UNSET, Meta, Raw, Struct, StructMeta, UnsetType, field
 
 VERSION = 1
 MAX_SDP = 32 * 1024
 MAX_CHAT = 2000
 MAX_ID = 64
 MAX_CANDIDATE = 1024
+
+Socket = Literal["/ws", "/ws/group", "/ws/alerts"]
+CONSULTATION: Final = "/ws"
+GROUP: Final = "/ws/group"
+ALERTS: Final = "/ws/alerts"
+BOTH: Final = (CONSULTATION, GROUP)  # the sockets of rooms
 
 State = Literal["waiting", "in_call"]
 
@@ -33,18 +45,44 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+class Message(Struct, frozen=True):
+    """Any message of the protocol. A message class (rather than a base) declares ``sockets``."""
+
+    sockets: ClassVar[tuple[Socket, ...]]
+
+
+class _Tagged(StructMeta):
+    """Makes a message's ``type`` its msgspec tag, so that the name is written once. (Only the tagged bases use it:
+    a class of this metaclass is a little slower to construct, and the relay builds a :class:`Relay` per frame.)"""
+
+    # The class namespace and msgspec's class options hold values of any type, as type.__new__'s do.
+    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **options: Any) -> _Tagged:
+        kind = namespace.get("type")
+        if isinstance(kind, str):
+            options.setdefault("tag", kind)
+        return super().__new__(mcls, name, bases, namespace, **options)
+
+
 # -- client -> server ------------------------------------------------------------------------------------------
 
 
 class ClientMessageBase(
-    Struct, frozen=True, kw_only=True, tag_field="type", forbid_unknown_fields=False, repr_omit_defaults=True
+    Message,
+    metaclass=_Tagged,
+    frozen=True,
+    kw_only=True,
+    tag_field="type",
+    forbid_unknown_fields=False,
+    repr_omit_defaults=True,
 ):
-    """A client frame. ``v`` is the version the client sent (required on the wire; UNSET when built in code)."""
+    """A client frame. ``v`` is the version the client sent (required on the wire; UNSET when built in code).
+    ``sockets``: the endpoints that accept it."""
 
+    type: ClassVar[str]  # each message's own, a Literal: what the type checker narrows a ClientMessage by
     v: Literal[1] | UnsetType = UNSET
 
 
-class _Relayed(ClientMessageBase, frozen=True, kw_only=True, dict=True):
+class RelayedBase(ClientMessageBase, frozen=True, kw_only=True, dict=True):
     """A message relayed to one peer. ``raw`` is the validated frame as sent (set by ``parse``) for a cheap relay;
     ``client_from`` is a ``from`` the client put in it, which is never passed on."""
 
@@ -61,52 +99,63 @@ class IceCandidate(Struct, frozen=True, repr_omit_defaults=True, gc=False):  # s
     usernameFragment: ShortText | None = None
 
 
-class Join(ClientMessageBase, frozen=True, tag="join"):
+class Join(ClientMessageBase, frozen=True):
     type: ClassVar[Literal["join"]] = "join"
+    sockets = BOTH
     room: Id
 
 
-class Admit(ClientMessageBase, frozen=True, tag="admit"):
+class Admit(ClientMessageBase, frozen=True):
     type: ClassVar[Literal["admit"]] = "admit"
+    sockets = BOTH
     id: Id
 
 
-class End(ClientMessageBase, frozen=True, tag="end"):
+class End(ClientMessageBase, frozen=True):
     type: ClassVar[Literal["end"]] = "end"
+    sockets = BOTH
 
 
-class Leave(ClientMessageBase, frozen=True, tag="leave"):
+class Leave(ClientMessageBase, frozen=True):
     type: ClassVar[Literal["leave"]] = "leave"
+    sockets = BOTH
 
 
-class Offer(_Relayed, frozen=True, tag="offer"):
+class Offer(RelayedBase, frozen=True):
     type: ClassVar[Literal["offer"]] = "offer"
+    sockets = BOTH
     to: Id
     sdp: Sdp
 
 
-class Answer(_Relayed, frozen=True, tag="answer"):
+class Answer(RelayedBase, frozen=True):
     type: ClassVar[Literal["answer"]] = "answer"
+    sockets = BOTH
     to: Id
     sdp: Sdp
 
 
-class Candidate(_Relayed, frozen=True, tag="candidate"):
+class Candidate(RelayedBase, frozen=True):
     type: ClassVar[Literal["candidate"]] = "candidate"
+    sockets = BOTH
     to: Id
     candidate: IceCandidate | None = None  # null or absent: end of candidates
 
 
-class Media(ClientMessageBase, frozen=True, tag="media"):
+class Media(ClientMessageBase, frozen=True):
     type: ClassVar[Literal["media"]] = "media"
+    sockets = BOTH
     audio: bool
     video: bool
 
 
-class Chat(ClientMessageBase, frozen=True, tag="chat"):
+class Chat(ClientMessageBase, frozen=True):
     type: ClassVar[Literal["chat"]] = "chat"
+    sockets = BOTH
     text: ChatText
 
+
+SharedClientMessage = Join | Admit | End | Leave | Offer | Answer | Candidate | Media | Chat
 
 # -- server -> client ------------------------------------------------------------------------------------------
 
@@ -119,36 +168,54 @@ class Waiting(Struct, frozen=True):
     since: str
 
 
-class ServerMessageBase(Struct, frozen=True, kw_only=True, tag_field="type"):
+class ServerMessageBase(Message, metaclass=_Tagged, frozen=True, kw_only=True, tag_field="type"):
+    """A server frame with a ``type`` of its own. ``sockets``: the endpoints that send it."""
+
+    type: ClassVar[str]
     v: Literal[1] = 1
 
 
-class Lobby(ServerMessageBase, frozen=True, tag="lobby"):
+class Lobby(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["lobby"]] = "lobby"
+    sockets = BOTH
     waiting: tuple[Waiting, ...]
 
 
-class PeerLeft(ServerMessageBase, frozen=True, tag="peer_left"):
+class PeerLeft(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["peer_left"]] = "peer_left"
+    sockets = BOTH
     id: str
 
 
-class MediaState(ServerMessageBase, frozen=True, tag="media"):
+class MediaState(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["media"]] = "media"
+    sockets = BOTH
     sender: str = field(name="from")
     audio: bool
     video: bool
 
 
-class ChatLine(ServerMessageBase, frozen=True, tag="chat"):
+class ChatLine(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["chat"]] = "chat"
+    sockets = BOTH
     sender: str = field(name="from")
     name: str
     text: str
     at: str
 
 
-class Ended(ServerMessageBase, frozen=True, tag="ended"):
+class Ended(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["ended"]] = "ended"
+    sockets = BOTH
     reason: str = "operator_ended"
 
 
-class Error(ServerMessageBase, frozen=True, tag="error"):
+class Error(ServerMessageBase, frozen=True):
+    type: ClassVar[Literal["error"]] = "error"
+    sockets = (CONSULTATION, GROUP, ALERTS)
     code: str
     message: str
     ref: str | None = None
+
+
+SharedServerMessage = Lobby | PeerLeft | MediaState | ChatLine | Ended | Error

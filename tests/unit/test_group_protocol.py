@@ -4,7 +4,7 @@ the server messages serialise to the shapes of docs/supervision.md, and the 1:1 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import pytest
@@ -85,16 +85,34 @@ def test_message_type_sets() -> None:
     assert p.MESSAGE_TYPES == p.ONE_TO_ONE_TYPES | p.GROUP_TYPES
     assert {"screen", "hand", "mute", "stop_video", "remove", "lock"} == p.GROUP_TYPES - p.ONE_TO_ONE_TYPES
     assert {"decline", "renegotiate"} == p.ONE_TO_ONE_TYPES - p.GROUP_TYPES
+    assert p.accepted("/ws/alerts") == frozenset()
 
 
-def test_the_one_to_one_names_still_resolve_through_protocol() -> None:
-    from signaling.protocol import consultation, messages
+def test_the_unions_for_the_type_checker_are_the_declared_messages() -> None:
+    assert set(get_args(p.ClientMessage)) == set(p.CLIENT_MESSAGES)
+    assert set(get_args(p.ServerMessage)) == set(p.SERVER_MESSAGES)
+    assert len(p.CLIENT_MESSAGES) == 17 and len(p.SERVER_MESSAGES) == 23
 
-    for name in ("Offer", "Answer", "Candidate", "Ended", "Error", "IceCandidate", "VERSION"):
-        assert getattr(p, name) is getattr(messages, name)
-    for name in ("Relay", "Welcome", "Decline", "Renegotiate"):
-        assert getattr(p, name) is getattr(consultation, name)
-    assert set(p.__all__) <= set(dir(p))
+
+def test_each_message_declares_its_type_and_sockets_once() -> None:
+    for cls in p.CLIENT_MESSAGES + p.SERVER_MESSAGES:
+        assert cls.sockets and set(cls.sockets) <= {"/ws", "/ws/group", "/ws/alerts"}, cls
+        tag = cls.__struct_config__.tag
+        assert tag is None or tag == vars(cls)["type"], cls  # the tag is the type (None: relay and SFU SDP)
+    for socket in ("/ws", "/ws/group"):
+        types = [cls.type for cls in p.CLIENT_MESSAGES if socket in cls.sockets]
+        assert len(types) == len(set(types)), socket  # one decoder: a type means one struct
+
+
+def test_every_message_resolves_through_protocol() -> None:
+    from signaling.protocol import consultation, group, messages
+
+    for module in (messages, consultation, group):
+        for name, value in vars(module).items():
+            if isinstance(value, type) and issubclass(value, msgspec.Struct) and value.__module__ == module.__name__:
+                assert getattr(p, name) is value, name
+    for name in ("VERSION", "MAX_SDP", "MAX_CHAT", "MAX_ID", "MAX_CANDIDATE", "SFU", "Role", "GroupRole", "Relayed"):
+        assert hasattr(p, name), name
 
 
 def test_serialise_group_welcome() -> None:
