@@ -16,7 +16,6 @@ times (the rows deleted in between) and its median pass counts."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from server.db import create_engine, make_sessionmaker
 from server.models import Booking, Consultation, OutboxMessage, Role, Service, Staff, utcnow
 from server.settings import Settings
 from tests.bench import report
+from tests.helpers.ports import free_port, wait_ready
 from tests.helpers.services import fresh_postgres_database
 from web.api.ratelimit import limiter_key
 
@@ -60,26 +60,6 @@ def serve(database_url: str, port: int, data_dir: str) -> None:
     app = create_app(settings)
     app[limiter_key].limits = {}
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def _wait_ready(http: aiohttp.ClientSession, url: str, process: asyncio.subprocess.Process) -> None:
-    for _ in range(200):
-        if process.returncode is not None:
-            raise RuntimeError("the server process exited")
-        try:
-            async with http.get(f"{url}/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the server did not start")
 
 
 async def _setup(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
@@ -177,7 +157,7 @@ async def _plain_inserts(sessionmaker: async_sessionmaker[AsyncSession]) -> tupl
 
 
 async def _measure(database_url: str, data_dir: str) -> tuple[int, float, Counter[int], int, float]:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     code = "import sys; from tests.bench.bench_booking import serve; serve(sys.argv[1], int(sys.argv[2]), sys.argv[3])"
     process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, database_url, str(port), data_dir)
@@ -185,7 +165,7 @@ async def _measure(database_url: str, data_dir: str) -> tuple[int, float, Counte
     try:
         connector = aiohttp.TCPConnector(limit=CLIENTS)
         async with aiohttp.ClientSession(connector=connector) as http:
-            await _wait_ready(http, url, process)  # the server has migrated the database
+            await wait_ready(http, url, process)  # the server has migrated the database
             sessionmaker = make_sessionmaker(engine)
             starts = await _setup(sessionmaker)
             booked, api_seconds, statuses = await _through_api(http, url, starts)

@@ -17,7 +17,6 @@ import cProfile
 import json
 import multiprocessing
 import os
-import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -31,6 +30,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.bench import report
+from tests.helpers.ports import free_port
 
 PAIRS = 8
 WINDOW = 32
@@ -44,12 +44,6 @@ CANDIDATE = {
     "sdpMLineIndex": 0,
     "usernameFragment": "sK1k",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- the servers (run in a child process) ----------------------------------------------------------------------

@@ -28,7 +28,7 @@ from server.db import create_engine, make_sessionmaker
 from server.models import Role
 from server.settings import Settings
 from tests.bench import report
-from tests.bench.bench_booking import _free_port, _wait_ready
+from tests.helpers.ports import free_port, wait_ready
 from tests.helpers.services import fresh_postgres_database
 
 SESSIONS = 100_000
@@ -240,7 +240,7 @@ async def _render(http: aiohttp.ClientSession, url: str) -> tuple[float, int]:
 async def run() -> None:
     async with fresh_postgres_database(require=True) as database_url:
         with tempfile.TemporaryDirectory() as tmp:
-            port = _free_port()
+            port = free_port()
             url = f"http://127.0.0.1:{port}"
             code = (
                 "import sys; from tests.bench.bench_booking import serve; "
@@ -249,7 +249,7 @@ async def run() -> None:
             process = await asyncio.create_subprocess_exec(sys.executable, "-c", code, database_url, str(port), tmp)
             try:
                 async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
-                    await _wait_ready(http, url, process)  # the server has migrated the database
+                    await wait_ready(http, url, process)  # the server has migrated the database
                     started = time.perf_counter()
                     email = await _fill(database_url)
                     print(f"# {SESSIONS} sessions, {CASES} cases written in {time.perf_counter() - started:.1f} s")

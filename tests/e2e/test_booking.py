@@ -6,18 +6,19 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Iterator
-from datetime import time, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from server.keys import sessionmaker_key
-from server.models import Booking, Consultation, OpeningHours, Service, utcnow
+from server.models import Booking, Consultation, utcnow
 from tests.helpers.browser import LiveServer, NewContext
+from tests.helpers.factories import open_service
+from tests.helpers.mail import SmtpSink, smtp_server
 from tests.helpers.pages import citizen_knock, operator_login
 from tests.helpers.web import MakeClient
-from tests.integration.test_mail import SmtpSink, smtp_server
 
 pytestmark = pytest.mark.e2e
 
@@ -38,17 +39,6 @@ def make_client(make_client: MakeClient, smtp: tuple[int, SmtpSink]) -> MakeClie
         return await make_client(smtp_host="127.0.0.1", smtp_port=smtp[0], **overrides)
 
     return make
-
-
-async def open_service(live_server: LiveServer) -> None:
-    """A service open every day, all day, bookable with no notice: the nearest slot is at most an hour away."""
-    async with live_server.client.app[sessionmaker_key].begin() as db:
-        service = Service(slug="emergenza", name="Emergenza psicologica", min_notice_minutes=0)
-        db.add(service)
-        await db.flush()
-        db.add_all(
-            OpeningHours(service_id=service.id, weekday=d, opens=time(0, 0), closes=time(23, 59)) for d in range(7)
-        )
 
 
 async def start_now(live_server: LiveServer) -> None:
@@ -100,7 +90,7 @@ async def citizen_books(page: Any, base_url: str) -> str:
 async def test_a_citizen_books_online_and_reaches_the_waiting_room(
     live_server: LiveServer, new_context: NewContext, smtp: tuple[int, SmtpSink]
 ) -> None:
-    await open_service(live_server)
+    await open_service(live_server.client.app)
     citizen = await (await new_context(viewport={"width": 390, "height": 844})).new_page()
     shown = await citizen_books(citizen, live_server.url)
     link = await link_in_the_email(smtp[1], "luca@example.org")

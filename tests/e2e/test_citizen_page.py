@@ -6,9 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.test_call import start_call
 from tests.helpers.browser import LiveServer, NewContext
-from tests.helpers.pages import citizen_knock, create_consultation, operator_login, wait_for_media
+from tests.helpers.pages import citizen_knock, create_consultation, operator_login, start_call, wait_for_media
 
 pytestmark = pytest.mark.e2e
 

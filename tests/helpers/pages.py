@@ -6,6 +6,8 @@ import asyncio
 import time
 from typing import Any
 
+from tests.helpers.browser import LiveServer, NewContext
+
 # In-page: the current peer connection's inbound video stats (or null).
 INBOUND_VIDEO = """async () => {
   const pc = window.ascolto && window.ascolto.pc;
@@ -71,3 +73,27 @@ async def wait_for_media(page: Any, within: float = 20.0) -> dict[str, int]:
 
 async def call_state(page: Any) -> str:
     return str(await page.get_attribute("#screen-call [data-view=status]", "data-state"))
+
+
+async def start_call(live_server: LiveServer, new_context: NewContext) -> tuple[Any, Any]:
+    """Operator logs in and creates a consultation; the citizen knocks; the operator is alerted and admits."""
+    operator = await (await new_context()).new_page()
+    await operator_login(operator, live_server.url, live_server.email, live_server.password)
+    link = await create_consultation(operator, "Maria")
+    assert link.startswith(f"{live_server.url}/join/")
+    # The page replaced the POST in the history with the consultation's own URL.
+    await operator.wait_for_function("() => location.pathname.startsWith('/console/consultations/')")
+    await operator.click("[data-copy=join-link]")
+    await operator.wait_for_function("() => document.getElementById('copy-status').textContent.trim() !== ''")
+    base_title = await operator.title()
+
+    citizen = await (await new_context(viewport={"width": 390, "height": 844})).new_page()
+    await citizen_knock(citizen, link)
+    assert await citizen.title() == "Appuntamento"  # neutral: never the service's name
+
+    entry = operator.locator("[data-lobby=list] li", has_text="Maria")
+    await entry.wait_for()
+    await operator.wait_for_function("(base) => document.title === '(1) ' + base", arg=base_title)
+    await entry.locator("[data-lobby-action=admit]").click()
+    await operator.wait_for_function("(base) => document.title === base", arg=base_title)
+    return operator, citizen

@@ -1,4 +1,5 @@
-"""The local PostgreSQL and Redis servers the tests use (never skipped when ASCOLTO_REQUIRE_SERVICES=1)."""
+"""The local PostgreSQL and Redis servers the tests use (never skipped when ASCOLTO_REQUIRE_SERVICES=1), and a
+migrated database without an app (:func:`open_db`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from server.db import create_engine, make_sessionmaker, migrate
+from server.settings import Settings
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REQUIRE_SERVICES = os.environ.get("ASCOLTO_REQUIRE_SERVICES") == "1"
+Sessionmaker = async_sessionmaker[AsyncSession]
 
 
 def postgres_url() -> str:
@@ -43,3 +50,14 @@ async def fresh_postgres_database(*, require: bool) -> AsyncIterator[str]:
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
+
+
+@asynccontextmanager
+async def open_db(database_url: str, data_dir: Path) -> AsyncIterator[Sessionmaker]:
+    """A sessionmaker on a migrated database (call it twice for two "processes" on one database)."""
+    engine = create_engine(Settings(database_url=database_url, data_dir=data_dir))
+    await migrate(engine)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()

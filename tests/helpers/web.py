@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.models import Staff
-from tests.helpers.factories import PASSWORD
+from server.models import Role, Staff
+from tests.helpers.factories import PASSWORD, make_staff
 
 Client = TestClient[Any, Any]
 MakeClient = Callable[..., Awaitable[Client]]  # the make_client fixture (tests/conftest.py)
@@ -36,3 +36,9 @@ async def login(client: Client, staff: Staff, password: str = PASSWORD) -> str:
     console = await client.get("/console")
     assert console.status == 200
     return csrf_from(await console.text())
+
+
+async def coordinator_login(client: Client) -> tuple[Staff, str]:
+    """A new coordinator, logged in: (the coordinator, the session's CSRF token)."""
+    coordinator = await make_staff(client.app, role=Role.COORDINATOR, name="Coordinatrice")
+    return coordinator, await login(client, coordinator)

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from scheduling.slots import Slot, local_day, to_utc
 from server.keys import sessionmaker_key
 from server.models import Booking, BookingChannel, BookingStatus, IdempotencyRecord, Role, utcnow
-from tests.helpers.factories import make_staff
+from tests.helpers.booking import booking_body, free, full_day
+from tests.helpers.factories import count, make_operators, make_service, make_staff
 from tests.helpers.web import MakeClient, login
-from tests.integration.test_booking import count, free, full_day, make_operators, make_service
 from web.api.ratelimit import Rate, limiter_key
 
 Client = TestClient[Any, Any]
@@ -32,19 +32,6 @@ async def api(make_client: MakeClient) -> Client:
     client = await make_client()
     client.app[limiter_key].limits = {}
     return client
-
-
-def body(slot: Slot | str, **fields: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "service": "ascolto",
-        "starts_at": slot if isinstance(slot, str) else slot.starts_at.isoformat(),
-        "mode": "video",
-        "citizen_name": "Maria",
-        "citizen_email": "maria@example.org",
-        "privacy_accepted": True,
-    }
-    values.update(fields)
-    return {k: v for k, v in values.items() if v is not None}
 
 
 async def bookings(client: Client) -> int:
@@ -81,7 +68,7 @@ async def test_twenty_simultaneous_bookings_of_one_slot(api: Client) -> None:
     await make_operators(api.app, 1)
     slot = (await free(api.app, service))[0]
     responses = await asyncio.gather(
-        *(api.post("/api/v1/bookings", json=body(slot, citizen_name=f"P{n}")) for n in range(20))
+        *(api.post("/api/v1/bookings", json=booking_body(slot, citizen_name=f"P{n}")) for n in range(20))
     )
     statuses = sorted(r.status for r in responses)
     assert statuses == [201] + [409] * 19
@@ -103,15 +90,15 @@ async def test_cancel_then_rebook_the_same_slot(api: Client) -> None:
     service = await make_service(api.app)
     await make_operators(api.app, 1)
     slot = (await free(api.app, service))[0]
-    first = await api.post("/api/v1/bookings", json=body(slot))
+    first = await api.post("/api/v1/bookings", json=booking_body(slot))
     assert first.status == 201
     token = (await first.json())["manage_link"].rsplit("/", 1)[1]
-    assert (await api.post("/api/v1/bookings", json=body(slot))).status == 409
+    assert (await api.post("/api/v1/bookings", json=booking_body(slot))).status == 409
     cancelled = await api.delete(f"/api/v1/bookings/{token}")
     assert cancelled.status == 200 and (await cancelled.json())["booking"]["status"] == "cancelled"
     assert (await api.delete(f"/api/v1/bookings/{token}")).status == 200  # idempotent
     assert (await api.delete("/api/v1/bookings/nope")).status == 404
-    again = await api.post("/api/v1/bookings", json=body(slot, citizen_name="Luca"))
+    again = await api.post("/api/v1/bookings", json=booking_body(slot, citizen_name="Luca"))
     assert again.status == 201, await again.text()
     assert await count(api.app, Booking, Booking.status == BookingStatus.ACTIVE) == 1
 
@@ -121,13 +108,13 @@ async def test_idempotency_key_replays_the_first_answer(api: Client) -> None:
     await make_operators(api.app, 3)
     slots = await free(api.app, service)
     headers = {"Idempotency-Key": "3f1c1b7e-booking-1"}
-    first = await api.post("/api/v1/bookings", json=body(slots[0]), headers=headers)
+    first = await api.post("/api/v1/bookings", json=booking_body(slots[0]), headers=headers)
     assert first.status == 201
-    replay = await api.post("/api/v1/bookings", json=body(slots[0]), headers=headers)
+    replay = await api.post("/api/v1/bookings", json=booking_body(slots[0]), headers=headers)
     assert replay.status == 201 and await replay.json() == await first.json()
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert await bookings(api) == 1
-    reused = await api.post("/api/v1/bookings", json=body(slots[1]), headers=headers)
+    reused = await api.post("/api/v1/bookings", json=booking_body(slots[1]), headers=headers)
     assert reused.status == 422 and (await reused.json())["error"] == "idempotency_key_reused"
     # The stored answer holds the links, encrypted: the join token is nowhere in the database in clear.
     async with api.app[sessionmaker_key]() as db:
@@ -135,7 +122,9 @@ async def test_idempotency_key_replays_the_first_answer(api: Client) -> None:
     assert len(stored) == 1 and (await first.json())["join_link"].rsplit("/", 1)[1] not in stored[0]
     # The same request sent twice at once: one booking, the same answer twice.
     headers = {"Idempotency-Key": "3f1c1b7e-booking-2"}
-    racing = await asyncio.gather(*(api.post("/api/v1/bookings", json=body(slots[2]), headers=headers) for _ in "ab"))
+    racing = await asyncio.gather(
+        *(api.post("/api/v1/bookings", json=booking_body(slots[2]), headers=headers) for _ in "ab")
+    )
     answers = [await r.json() for r in racing]
     assert [r.status for r in racing] == [201, 201] and answers[0] == answers[1]
     assert await bookings(api) == 2
@@ -189,25 +178,25 @@ async def test_bad_input_is_refused_and_nothing_is_written(
     await make_operators(api.app, 1)
     slots = await free(api.app, service)
     variants: dict[str, Any] = {
-        "unknown_service": body(slots[0], service="nessuno"),
-        "past": body((utcnow() - timedelta(days=1)).isoformat()),
-        "outside_hours": body(_outside_hours(slots)),
-        "off_grid": body((slots[0].starts_at + timedelta(minutes=7)).isoformat()),
-        "naive_time": body(slots[0].starts_at.replace(tzinfo=None).isoformat()),
-        "bad_email": body(slots[0], citizen_email="maria@"),
-        "bad_phone": body(slots[0], citizen_email="", citizen_phone="call me"),
-        "no_contact": body(slots[0], citizen_email=""),
-        "no_privacy": body(slots[0], privacy_accepted=False),
-        "no_name": body(slots[0], citizen_name="  "),
-        "operator_chosen": body(slots[0], operator_id="x"),
-        "unknown_field": body(slots[0], surname="Rossi"),
-        "mode_not_offered": body(slots[0], mode="phone"),
+        "unknown_service": booking_body(slots[0], service="nessuno"),
+        "past": booking_body((utcnow() - timedelta(days=1)).isoformat()),
+        "outside_hours": booking_body(_outside_hours(slots)),
+        "off_grid": booking_body((slots[0].starts_at + timedelta(minutes=7)).isoformat()),
+        "naive_time": booking_body(slots[0].starts_at.replace(tzinfo=None).isoformat()),
+        "bad_email": booking_body(slots[0], citizen_email="maria@"),
+        "bad_phone": booking_body(slots[0], citizen_email="", citizen_phone="call me"),
+        "no_contact": booking_body(slots[0], citizen_email=""),
+        "no_privacy": booking_body(slots[0], privacy_accepted=False),
+        "no_name": booking_body(slots[0], citizen_name="  "),
+        "operator_chosen": booking_body(slots[0], operator_id="x"),
+        "unknown_field": booking_body(slots[0], surname="Rossi"),
+        "mode_not_offered": booking_body(slots[0], mode="phone"),
     }
     if case == "huge_body":
-        response = await api.post("/api/v1/bookings", json=body(slots[0], citizen_name="M" * 20_000))
+        response = await api.post("/api/v1/bookings", json=booking_body(slots[0], citizen_name="M" * 20_000))
     elif case in ("huge_chunked_body", "chunked_body"):
         size = 20_000 if case == "huge_chunked_body" else 1
-        encoded = json.dumps(body(slots[0], citizen_name="M" * size, citizen_email="x")).encode()
+        encoded = json.dumps(booking_body(slots[0], citizen_name="M" * size, citizen_email="x")).encode()
 
         async def chunks() -> AsyncIterator[bytes]:
             for i in range(0, len(encoded), 1000):
@@ -236,7 +225,7 @@ async def test_switchboard_books_for_a_caller_with_verbal_consent(api: Client) -
     slot = (await free(api.app, service))[0]
     listed = await (await api.get("/api/v1/services/ascolto/slots?days=14")).json()
     assert sorted(listed["slots"][0]["operator_ids"]) == sorted(op.id for op in operators)  # staff see who
-    wanted = body(
+    wanted = booking_body(
         slot, citizen_email=None, citizen_phone="333 123 4567", privacy_accepted=None, verbal_consent=True,
         operator_id=operators[1].id, mode="phone",
     )  # fmt: skip
@@ -259,7 +248,7 @@ async def test_bookings_through_the_api_spread_across_operators(api: Client) -> 
     operators = await make_operators(api.app, 3)
     day = full_day(await free(api.app, service), 6)
     for slot in day[:6]:
-        assert (await api.post("/api/v1/bookings", json=body(slot))).status == 201
+        assert (await api.post("/api/v1/bookings", json=booking_body(slot))).status == 201
     async with api.app[sessionmaker_key]() as db:
         per_operator = dict(
             (await db.execute(select(Booking.operator_id, func.count()).group_by(Booking.operator_id))).all()
@@ -311,8 +300,8 @@ async def test_the_citizen_moves_a_booking_with_the_manage_token(api: Client) ->
     service = await make_service(api.app)
     await make_operators(api.app, 1)
     slots = await free(api.app, service)
-    first = await (await api.post("/api/v1/bookings", json=body(slots[0]))).json()
-    await api.post("/api/v1/bookings", json=body(slots[1], citizen_name="Luca"))
+    first = await (await api.post("/api/v1/bookings", json=booking_body(slots[0]))).json()
+    await api.post("/api/v1/bookings", json=booking_body(slots[1], citizen_name="Luca"))
     token = first["manage_link"].rsplit("/", 1)[1]
     moved = await api.post(f"/api/v1/bookings/{token}/move", json={"starts_at": slots[2].starts_at.isoformat()})
     assert moved.status == 200, await moved.text()

@@ -27,7 +27,7 @@ from server.models.scheduling import (
     SeriesException,
     SeriesInvitee,
 )
-from tests.helpers.factories import make_staff
+from tests.helpers.factories import make_service, make_staff
 
 NOW = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)  # Monday 30 November 2026, 07:00 in Rome
 TUESDAY = date(2026, 12, 1)
@@ -39,13 +39,6 @@ Maker = async_sessionmaker[AsyncSession]
 
 def sm(client: Client) -> Maker:
     return client.app[sessionmaker_key]
-
-
-async def add_service(maker: Maker, slug: str = "ascolto", **fields: Any) -> Service:
-    async with maker.begin() as db:
-        service = Service(slug=slug, name=slug.title(), **fields)
-        db.add(service)
-    return service
 
 
 async def add_operator(client: Client, **fields: Any) -> Staff:
@@ -77,7 +70,7 @@ def booking(service: Service, operator: Staff, start: datetime, **fields: Any) -
 
 
 async def test_load_service_by_slug_or_id(client: Client) -> None:
-    service = await add_service(sm(client))
+    service = await make_service(client.app)
     assert (await load_service(sm(client), "ascolto")).id == service.id
     assert (await load_service(sm(client), service.id)).slug == "ascolto"
     with pytest.raises(NotFound):
@@ -85,7 +78,7 @@ async def test_load_service_by_slug_or_id(client: Client) -> None:
 
 
 async def test_defaults_open_mon_sat_and_closed_on_sant_ambrogio(client: Client) -> None:
-    service = await add_service(sm(client))
+    service = await make_service(client.app)
     operator = await add_operator(client)
     slots = await free_slots_for(sm(client), service, NOW, first_day=TUESDAY, days=7)
     expected = ["09:30", "10:30", "11:30", "12:30", "13:30", "14:30", "15:30", "16:30"]
@@ -93,7 +86,7 @@ async def test_defaults_open_mon_sat_and_closed_on_sant_ambrogio(client: Client)
     assert local_times(slots, date(2026, 12, 6)) == []  # Sunday
     assert local_times(slots, SANT_AMBROGIO) == []  # Milan's patron day
     assert all(s.operator_ids == (operator.id,) for s in slots)
-    rome = await add_service(sm(client), "roma", holiday_subdivision="RM")
+    rome = await make_service(client.app, slug="roma", holiday_subdivision="RM")
     rome_slots = await free_slots_for(sm(client), rome, NOW, first_day=SANT_AMBROGIO, days=1)
     assert len(local_times(rome_slots, SANT_AMBROGIO)) == 8
     rules, _ = await load_inputs(sm(client), service, NOW)
@@ -102,8 +95,8 @@ async def test_defaults_open_mon_sat_and_closed_on_sant_ambrogio(client: Client)
 
 async def test_opening_rows_and_closure_rows(client: Client) -> None:
     maker = sm(client)
-    service = await add_service(maker)
-    other = await add_service(maker, "altro")
+    service = await make_service(client.app)
+    other = await make_service(client.app, slug="altro")
     await add_operator(client)
     async with maker.begin() as db:
         db.add(OpeningHours(service_id=service.id, weekday=1, opens=time(14), closes=time(16)))
@@ -127,7 +120,7 @@ async def test_opening_rows_and_closure_rows(client: Client) -> None:
 
 async def test_eligible_operators_by_role_activity_and_discipline(client: Client) -> None:
     maker = sm(client)
-    service = await add_service(maker, disciplines="Psicologia, psicoterapia")
+    service = await make_service(client.app, disciplines="Psicologia, psicoterapia")
     psychologist = await add_operator(client, discipline="psicologia")
     therapist = await add_operator(client, discipline="Psicoterapia")
     await add_operator(client, discipline="psichiatria")
@@ -137,14 +130,14 @@ async def test_eligible_operators_by_role_activity_and_discipline(client: Client
     assert {s.operator_id for s in schedules} == {psychologist.id, therapist.id}
     _, only = await load_inputs(maker, service, NOW, operator_id=therapist.id)
     assert [s.operator_id for s in only] == [therapist.id]
-    anyone = await add_service(maker, "tutti")
+    anyone = await make_service(client.app, slug="tutti")
     _, schedules = await load_inputs(maker, anyone, NOW)
     assert len(schedules) == 3  # every active operator, whatever the discipline
 
 
 async def test_weekly_availability_and_overrides(client: Client) -> None:
     maker = sm(client)
-    service = await add_service(maker)
+    service = await make_service(client.app)
     operator = await add_operator(client)
     async with maker.begin() as db:
         db.add(Availability(staff_id=operator.id, weekday=1, starts=time(9, 30), ends=time(12, 30)))
@@ -170,8 +163,8 @@ async def test_weekly_availability_and_overrides(client: Client) -> None:
 
 async def test_bookings_block_time_in_every_service_and_count_for_the_cap(client: Client) -> None:
     maker = sm(client)
-    service = await add_service(maker)
-    other = await add_service(maker, "altro")
+    service = await make_service(client.app)
+    other = await make_service(client.app, slug="altro")
     busy = await add_operator(client, daily_cap=2)
     free = await add_operator(client)
     nine_thirty = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)  # 9:30 in Rome, winter
@@ -198,7 +191,7 @@ async def test_bookings_block_time_in_every_service_and_count_for_the_cap(client
 
 async def test_a_booking_being_moved_neither_blocks_nor_counts(client: Client) -> None:
     maker = sm(client)
-    service = await add_service(maker)
+    service = await make_service(client.app)
     operator = await add_operator(client, daily_cap=1)
     ten_thirty = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     moving = booking(service, operator, ten_thirty)
@@ -211,7 +204,7 @@ async def test_a_booking_being_moved_neither_blocks_nor_counts(client: Client) -
 
 async def test_team_meetings_are_busy_time(client: Client) -> None:
     maker = sm(client)
-    service = await add_service(maker)
+    service = await make_service(client.app)
     operator = await add_operator(client)
     other = await add_operator(client)
     ten = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # Tuesdays 10:00-11:30 in Rome
@@ -233,7 +226,7 @@ async def test_team_meetings_are_busy_time(client: Client) -> None:
 async def test_checking_one_day_agrees_with_the_whole_horizon(client: Client) -> None:
     """Booking loads one day (and sums busy time over the horizon): the same slots, in the same fair order."""
     maker = sm(client)
-    service = await add_service(maker)
+    service = await make_service(client.app)
     loaded, meeting, fraction = await add_operator(client), await add_operator(client), await add_operator(client)
     nine_thirty = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
     async with maker.begin() as db:

@@ -4,20 +4,17 @@ tokens, consent, emails, fair assignment, cancel, move, and the database as the 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from scheduling import booking
-from scheduling.availability import free_slots_for
-from scheduling.booking import BookingRequest, ByStaff, ByToken, SlotTaken
-from scheduling.slots import Slot, local_day
+from scheduling.booking import ByStaff, ByToken, SlotTaken
 from server.crypto import digest, join_digest
 from server.errors import Forbidden, InvalidInput
 from server.keys import sessionmaker_key, settings_key
@@ -30,10 +27,11 @@ from server.models import (
     ConsultationStatus,
     OutboxMessage,
     Role,
-    Service,
     Staff,
     utcnow,
 )
+from tests.helpers.booking import booking_request, free, full_day
+from tests.helpers.factories import count, make_operators, make_service
 from tests.helpers.web import MakeClient
 
 
@@ -48,54 +46,6 @@ class Links:
         return "https://ascolto.test/"
 
 
-async def make_service(app: web.Application, *, slug: str = "ascolto", **rules: Any) -> Service:
-    service = Service(slug=slug, name=f"Servizio {slug}", phone="02 1234", **rules)
-    async with app[sessionmaker_key].begin() as db:
-        db.add(service)
-    return service
-
-
-async def make_operators(app: web.Application, n: int, role: Role = Role.OPERATOR) -> list[Staff]:
-    """Staff rows without a usable password (hashing is slow and these never log in)."""
-    staff = [
-        Staff(email=f"op-{secrets.token_hex(4)}@example.org", name=f"Op {i}", role=role, password_hash="x")
-        for i in range(n)
-    ]
-    async with app[sessionmaker_key].begin() as db:
-        db.add_all(staff)
-    return staff
-
-
-async def free(app: web.Application, service: Service) -> list[Slot]:
-    return await free_slots_for(app[sessionmaker_key], service, utcnow())
-
-
-def full_day(slots: list[Slot], at_least: int = 4) -> list[Slot]:
-    """The slots of the first local day with at least ``at_least`` of them (today may be nearly over)."""
-    by_day: dict[object, list[Slot]] = {}
-    for slot in slots:
-        by_day.setdefault(local_day(slot.starts_at), []).append(slot)
-    return next(day for day in by_day.values() if len(day) >= at_least)
-
-
-def citizen(service: Service, at: datetime, **fields: Any) -> BookingRequest:
-    values: dict[str, Any] = {
-        "service": service.slug,
-        "starts_at": at,
-        "mode": "video",
-        "citizen_name": "Maria",
-        "citizen_email": "maria@example.org",
-        "privacy_accepted": True,
-    }
-    values.update(fields)
-    return BookingRequest(**values)
-
-
-async def count(app: web.Application, model: type[Any], *where: Any) -> int:
-    async with app[sessionmaker_key]() as db:
-        return int(await db.scalar(select(func.count()).select_from(model).where(*where)) or 0)
-
-
 @pytest.fixture
 async def app(make_client: MakeClient) -> web.Application:
     client: TestClient[Any, Any] = await make_client()
@@ -108,7 +58,7 @@ async def test_book_writes_the_booking_and_its_consultation_in_one_go(app: web.A
     slot = (await free(app, service))[0]
     now = utcnow()
     booked = await booking.book(
-        app[sessionmaker_key], app[settings_key], citizen(service, slot.starts_at), now, links=Links()
+        app[sessionmaker_key], app[settings_key], booking_request(service, slot.starts_at), now, links=Links()
     )
     async with app[sessionmaker_key]() as db:
         row = await db.get(Booking, booked.booking.id)
@@ -136,7 +86,7 @@ async def test_switchboard_books_with_a_phone_and_verbal_consent(app: web.Applic
     (switchboard,) = await make_operators(app, 1, Role.SWITCHBOARD)
     slot = (await free(app, service))[0]
     now = utcnow()
-    request = citizen(
+    request = booking_request(
         service, slot.starts_at, citizen_email="", citizen_phone="+39 333 1234567", privacy_accepted=False
     )
     with pytest.raises(InvalidInput) as refused:
@@ -160,12 +110,14 @@ async def test_fair_assignment_spreads_bookings_across_operators(app: web.Applic
     chosen = []
     for _ in range(3):
         done = await booking.book(
-            app[sessionmaker_key], app[settings_key], citizen(service, day[0].starts_at), utcnow()
+            app[sessionmaker_key], app[settings_key], booking_request(service, day[0].starts_at), utcnow()
         )
         chosen.append(done.booking.operator_id)
     assert sorted(chosen) == sorted(op.id for op in operators)  # one slot, three operators: each gets one
     for slot in day[1:4]:
-        done = await booking.book(app[sessionmaker_key], app[settings_key], citizen(service, slot.starts_at), utcnow())
+        done = await booking.book(
+            app[sessionmaker_key], app[settings_key], booking_request(service, slot.starts_at), utcnow()
+        )
         chosen.append(done.booking.operator_id)
     assert sorted(chosen.count(op.id) for op in operators) == [2, 2, 2]
 
@@ -176,7 +128,7 @@ async def test_concurrent_bookings_of_one_slot_one_wins(app: web.Application) ->
     slot = (await free(app, service))[0]
     results = await asyncio.gather(
         *(
-            booking.book(app[sessionmaker_key], app[settings_key], citizen(service, slot.starts_at), utcnow())
+            booking.book(app[sessionmaker_key], app[settings_key], booking_request(service, slot.starts_at), utcnow())
             for _ in range(8)
         ),
         return_exceptions=True,
@@ -193,9 +145,9 @@ async def test_cancel_frees_the_slot_and_ends_the_link(app: web.Application) -> 
     await make_operators(app, 1)
     slot = (await free(app, service))[0]
     sm, settings = app[sessionmaker_key], app[settings_key]
-    first = await booking.book(sm, settings, citizen(service, slot.starts_at), utcnow())
+    first = await booking.book(sm, settings, booking_request(service, slot.starts_at), utcnow())
     with pytest.raises(SlotTaken):
-        await booking.book(sm, settings, citizen(service, slot.starts_at), utcnow())
+        await booking.book(sm, settings, booking_request(service, slot.starts_at), utcnow())
     cancelled = await booking.cancel(sm, settings, ByToken(first.manage_token), utcnow(), links=Links())
     assert cancelled.status == BookingStatus.CANCELLED
     again = await booking.cancel(sm, settings, ByToken(first.manage_token), utcnow())  # idempotent
@@ -203,7 +155,7 @@ async def test_cancel_frees_the_slot_and_ends_the_link(app: web.Application) -> 
     async with sm() as db:
         consultation = await db.get(Consultation, first.booking.consultation_id)
     assert consultation is not None and consultation.status == ConsultationStatus.ENDED
-    second = await booking.book(sm, settings, citizen(service, slot.starts_at), utcnow())
+    second = await booking.book(sm, settings, booking_request(service, slot.starts_at), utcnow())
     assert second.booking.operator_id == first.booking.operator_id
 
 
@@ -212,7 +164,7 @@ async def test_move_keeps_the_operator_and_reissues_the_join_link(app: web.Appli
     await make_operators(app, 2)
     slots = await free(app, service)
     sm, settings = app[sessionmaker_key], app[settings_key]
-    first = await booking.book(sm, settings, citizen(service, slots[0].starts_at), utcnow())
+    first = await booking.book(sm, settings, booking_request(service, slots[0].starts_at), utcnow())
     moved = await booking.move(sm, settings, ByToken(first.manage_token), slots[2].starts_at, utcnow(), links=Links())
     assert moved.booking.starts_at == slots[2].starts_at and moved.manage_token is None
     assert moved.booking.operator_id == first.booking.operator_id
@@ -223,7 +175,7 @@ async def test_move_keeps_the_operator_and_reissues_the_join_link(app: web.Appli
     assert consultation.token_hash == join_digest(moved.join_token) != join_digest(first.join_token)
     assert "moved" in kinds
     # The old time is free again.
-    await booking.book(sm, settings, citizen(service, slots[0].starts_at, operator_id=None), utcnow())
+    await booking.book(sm, settings, booking_request(service, slots[0].starts_at, operator_id=None), utcnow())
 
 
 async def test_move_onto_a_taken_slot_is_refused(app: web.Application) -> None:
@@ -232,8 +184,8 @@ async def test_move_onto_a_taken_slot_is_refused(app: web.Application) -> None:
     (switchboard,) = await make_operators(app, 1, Role.SWITCHBOARD)
     slots = await free(app, service)
     sm, settings = app[sessionmaker_key], app[settings_key]
-    first = await booking.book(sm, settings, citizen(service, slots[0].starts_at), utcnow())
-    await booking.book(sm, settings, citizen(service, slots[1].starts_at), utcnow())
+    first = await booking.book(sm, settings, booking_request(service, slots[0].starts_at), utcnow())
+    await booking.book(sm, settings, booking_request(service, slots[1].starts_at), utcnow())
     with pytest.raises(SlotTaken) as taken:
         await booking.move(sm, settings, ByStaff(switchboard, first.booking.id), slots[1].starts_at, utcnow())
     assert taken.value.alternatives
@@ -248,7 +200,10 @@ async def test_an_operator_changes_only_their_own_bookings(app: web.Application)
     slot = (await free(app, service))[0]
     sm, settings = app[sessionmaker_key], app[settings_key]
     done = await booking.book(
-        sm, settings, citizen(service, slot.starts_at, operator_id=owner.id, staff=owner, verbal_consent=True), utcnow()
+        sm,
+        settings,
+        booking_request(service, slot.starts_at, operator_id=owner.id, staff=owner, verbal_consent=True),
+        utcnow(),
     )
     assert done.booking.channel == BookingChannel.FOLLOW_UP
     with pytest.raises(Forbidden):
@@ -264,8 +219,8 @@ async def test_move_within_the_day_of_an_operator_at_their_cap(app: web.Applicat
         (await db.get_one(Staff, operator.id)).daily_cap = 1
     day = full_day(await free(app, service))
     sm, settings = app[sessionmaker_key], app[settings_key]
-    first = await booking.book(sm, settings, citizen(service, day[0].starts_at), utcnow())
+    first = await booking.book(sm, settings, booking_request(service, day[0].starts_at), utcnow())
     with pytest.raises(InvalidInput):  # the cap is reached for that day
-        await booking.book(sm, settings, citizen(service, day[1].starts_at), utcnow())
+        await booking.book(sm, settings, booking_request(service, day[1].starts_at), utcnow())
     moved = await booking.move(sm, settings, ByToken(first.manage_token), day[1].starts_at, utcnow())
     assert moved.booking.starts_at == day[1].starts_at  # the booking being moved does not count twice

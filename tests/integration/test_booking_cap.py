@@ -17,8 +17,9 @@ from scheduling.slots import local_day
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Booking, BookingStatus, Staff, utcnow
+from tests.helpers.booking import booking_request, free, full_day
+from tests.helpers.factories import make_operators, make_service
 from tests.helpers.web import MakeClient
-from tests.integration.test_booking import citizen, free, full_day, make_operators, make_service
 
 CAP = 3
 RACERS = 8
@@ -51,7 +52,7 @@ async def test_concurrent_bookings_of_one_operator_and_day_stop_at_the_daily_cap
     day = full_day(await free(app, service), at_least=RACERS)[:RACERS]
     sm, settings = app[sessionmaker_key], app[settings_key]
     results = await asyncio.gather(
-        *(booking.book(sm, settings, citizen(service, slot.starts_at), utcnow()) for slot in day),
+        *(booking.book(sm, settings, booking_request(service, slot.starts_at), utcnow()) for slot in day),
         return_exceptions=True,
     )
     won = [r for r in results if isinstance(r, booking.Booked)]
@@ -67,13 +68,13 @@ async def test_cancel_and_move_give_back_a_place_under_the_daily_cap(app: web.Ap
     first_day = full_day(slots)
     other_day = next(s for s in slots if local_day(s.starts_at) > local_day(first_day[0].starts_at))
     sm, settings = app[sessionmaker_key], app[settings_key]
-    first = await booking.book(sm, settings, citizen(service, first_day[0].starts_at), utcnow())
+    first = await booking.book(sm, settings, booking_request(service, first_day[0].starts_at), utcnow())
     with pytest.raises(InvalidInput):  # the cap is reached for that day
-        await booking.book(sm, settings, citizen(service, first_day[1].starts_at), utcnow())
+        await booking.book(sm, settings, booking_request(service, first_day[1].starts_at), utcnow())
     await booking.move(sm, settings, ByToken(first.manage_token), other_day.starts_at, utcnow())
-    second = await booking.book(sm, settings, citizen(service, first_day[1].starts_at), utcnow())
+    second = await booking.book(sm, settings, booking_request(service, first_day[1].starts_at), utcnow())
     await booking.cancel(sm, settings, ByToken(second.manage_token), utcnow())
-    await booking.book(sm, settings, citizen(service, first_day[2].starts_at), utcnow())
+    await booking.book(sm, settings, booking_request(service, first_day[2].starts_at), utcnow())
     assert await active_on(app, operator, local_day(first_day[0].starts_at)) == 1
     async with sm() as db:
         total = await db.scalar(select(func.count()).select_from(Booking).where(Booking.status == "active"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,46 +15,20 @@ from server.models import (
     OutboxMessage,
     Role,
 )
-from tests.helpers.factories import make_staff
-from tests.helpers.web import csrf_from, login
-from tests.integration.test_schedule_pages import Client, coordinator_login, count, make_service
+from tests.helpers.booking import JOIN, MANAGE, booking_form, public_form, slots_in, tomorrow
+from tests.helpers.factories import count, make_staff, open_service
+from tests.helpers.web import Client, coordinator_login, csrf_from, login
 from web.api.ratelimit import Rate, limiter_key
-
-SLOT = re.compile(r'name="slot" value="([^"]+)"')
-JOIN = re.compile(r'id="join-link"[^>]*(?:href|value)="(http://[^"]+/join/[^"]+)"')
-MANAGE = re.compile(r'id="manage-link" href="http://[^"]+(/booking/[^"]+)"')
-
-
-def slots_in(html: str) -> list[str]:
-    return SLOT.findall(html)
-
-
-def tomorrow() -> str:
-    """Tomorrow in Rome: a whole day of free slots, whatever the hour the test runs at."""
-    return (datetime.now(ZoneInfo("Europe/Rome")).date() + timedelta(days=1)).isoformat()
-
-
-async def public_form(client: Client, slug: str = "emergenza", day: str = "") -> tuple[str, list[str]]:
-    page = await client.get(f"/book/{slug}" + (f"?day={day}" if day else ""))
-    assert page.status == 200
-    html = await page.text()
-    return csrf_from(html), slots_in(html)
-
-
-def citizen(csrf: str, slot: str, **extra: str) -> dict[str, str]:
-    data = {"csrf_token": csrf, "slot": slot, "mode": "video", "citizen_name": "Luca", "privacy_accepted": "on"}
-    data.update({"citizen_email": "luca@example.org", **extra})
-    return data
 
 
 async def test_a_citizen_books_on_the_public_page(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     operator = await make_staff(client.app, role=Role.OPERATOR)
     listing = await client.get("/book", allow_redirects=False)
     assert listing.status == 303 and listing.headers["Location"] == "/book/emergenza"  # one service: go there
     csrf, slots = await public_form(client)
     assert slots and "ora di Roma" in await (await client.get("/book/emergenza")).text()
-    response = await client.post("/book/emergenza", data=citizen(csrf, slots[0]))
+    response = await client.post("/book/emergenza", data=booking_form(csrf, slots[0]))
     assert response.status == 201, await response.text()
     html = await response.text()
     assert JOIN.search(html) and "luca@example.org" in html
@@ -80,10 +53,10 @@ async def test_a_citizen_books_on_the_public_page(client: Client) -> None:
 
 
 async def test_the_citizen_reschedules_from_the_manage_link(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     await make_staff(client.app, role=Role.OPERATOR)
     csrf, slots = await public_form(client, day=tomorrow())
-    done = await (await client.post("/book/emergenza", data=citizen(csrf, slots[0]))).text()
+    done = await (await client.post("/book/emergenza", data=booking_form(csrf, slots[0]))).text()
     manage = MANAGE.search(done)
     assert manage
     page = await (await client.get(f"{manage.group(1)}?day={tomorrow()}")).text()
@@ -97,45 +70,45 @@ async def test_the_citizen_reschedules_from_the_manage_link(client: Client) -> N
 
 
 async def test_a_bad_public_form_says_what_to_fix_and_writes_nothing(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     await make_staff(client.app, role=Role.OPERATOR)
     csrf, slots = await public_form(client)
-    data = citizen(csrf, slots[0], citizen_email="", citizen_name="")
+    data = booking_form(csrf, slots[0], citizen_email="", citizen_name="")
     del data["privacy_accepted"]
     response = await client.post("/book/emergenza", data=data)
     assert response.status == 400
     html = await response.text()
     assert "Campo obbligatorio." in html and "email o un numero" in html and "serve il tuo consenso" in html
     assert f'value="{slots[0]}" checked' in html  # the chosen time is kept
-    assert await count(client, Booking) == 0
-    no_cookie = await client.post("/book/emergenza", data=citizen("forged", slots[0]))
-    assert no_cookie.status == 403 and await count(client, Booking) == 0
+    assert await count(client.app, Booking) == 0
+    no_cookie = await client.post("/book/emergenza", data=booking_form("forged", slots[0]))
+    assert no_cookie.status == 403 and await count(client.app, Booking) == 0
 
 
 async def test_a_slot_just_taken_shows_the_nearest_free_slots(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     await make_staff(client.app, role=Role.OPERATOR)  # one operator: one booking fills a slot
     csrf, slots = await public_form(client, day=tomorrow())
-    first = await client.post("/book/emergenza", data=citizen(csrf, slots[1]))
+    first = await client.post("/book/emergenza", data=booking_form(csrf, slots[1]))
     assert first.status == 201
-    second = await client.post("/book/emergenza", data=citizen(csrf, slots[1], citizen_name="Anna"))
+    second = await client.post("/book/emergenza", data=booking_form(csrf, slots[1], citizen_name="Anna"))
     assert second.status == 409
     html = await second.text()
     assert "qualcuno ha appena prenotato" in html and "orari liberi più vicini" in html
     assert 'value="Anna"' in html and "Non è possibile" not in html
     nearest = slots_in(html.split('id="nearest"')[1].split("Oppure scegli un altro giorno")[0])
     assert slots[1] not in nearest and {slots[0], slots[2]} <= set(nearest)
-    assert await count(client, Booking) == 1
+    assert await count(client.app, Booking) == 1
 
 
 async def test_a_service_not_bookable_online_is_not_shown_to_citizens(client: Client) -> None:
-    await make_service(client, bookable_online=False)
+    await open_service(client.app, bookable_online=False)
     assert (await client.get("/book/emergenza")).status == 404
     assert "chiama" in (await (await client.get("/book")).text()).lower()
 
 
 async def test_the_switchboard_books_for_a_caller_with_only_a_phone(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     operator = await make_staff(client.app, role=Role.OPERATOR, name="Dott. Neri")
     switchboard = await make_staff(client.app, role=Role.SWITCHBOARD)
     csrf = await login(client, switchboard)
@@ -146,7 +119,7 @@ async def test_the_switchboard_books_for_a_caller_with_only_a_phone(client: Clie
     data["citizen_phone"] = "+39 02 1234567"
     missing_consent = await client.post("/console/switchboard", data=data)
     assert missing_consent.status == 400
-    assert "consenso a voce" in await missing_consent.text() and await count(client, Booking) == 0
+    assert "consenso a voce" in await missing_consent.text() and await count(client.app, Booking) == 0
     response = await client.post("/console/switchboard", data={**data, "verbal_consent": "on", "operator": operator.id})
     assert response.status == 201, await response.text()
     html = await response.text()
@@ -161,12 +134,14 @@ async def test_the_switchboard_books_for_a_caller_with_only_a_phone(client: Clie
 
 
 async def test_the_agenda_shows_bookings_and_the_join_button_opens_shortly_before(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     operator = await make_staff(client.app, role=Role.OPERATOR)
     csrf, slots = await public_form(client)
     _, later = await public_form(client, day=tomorrow())
-    assert (await client.post("/book/emergenza", data=citizen(csrf, slots[0]))).status == 201
-    assert (await client.post("/book/emergenza", data=citizen(csrf, later[-1], citizen_name="Tardi"))).status == 201
+    assert (await client.post("/book/emergenza", data=booking_form(csrf, slots[0]))).status == 201
+    assert (
+        await client.post("/book/emergenza", data=booking_form(csrf, later[-1], citizen_name="Tardi"))
+    ).status == 201
     staff_csrf = await login(client, operator)
     async with client.app[sessionmaker_key]() as db:
         soon, late = list(await db.scalars(select(Booking).order_by(Booking.starts_at)))
@@ -192,10 +167,10 @@ async def test_the_agenda_shows_bookings_and_the_join_button_opens_shortly_befor
 
 
 async def test_the_operator_moves_a_session_and_books_a_follow_up(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     operator = await make_staff(client.app, role=Role.OPERATOR)
     csrf, slots = await public_form(client, day=tomorrow())
-    assert (await client.post("/book/emergenza", data=citizen(csrf, slots[3]))).status == 201
+    assert (await client.post("/book/emergenza", data=booking_form(csrf, slots[3]))).status == 201
     staff_csrf = await login(client, operator)
     async with client.app[sessionmaker_key]() as db:
         booking = await db.scalar(select(Booking))
@@ -223,10 +198,10 @@ async def test_the_operator_moves_a_session_and_books_a_follow_up(client: Client
 
 
 async def test_operators_cannot_cancel_each_others_sessions(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     await make_staff(client.app, role=Role.OPERATOR)
     csrf, slots = await public_form(client)
-    assert (await client.post("/book/emergenza", data=citizen(csrf, slots[0]))).status == 201
+    assert (await client.post("/book/emergenza", data=booking_form(csrf, slots[0]))).status == 201
     other = await make_staff(client.app, role=Role.SUPERVISOR)
     await login(client, other)
     async with client.app[sessionmaker_key]() as db:
@@ -236,17 +211,17 @@ async def test_operators_cannot_cancel_each_others_sessions(client: Client) -> N
 
 
 async def test_public_booking_is_rate_limited_and_speaks_english(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     await make_staff(client.app, role=Role.OPERATOR)
     client.app[limiter_key].limits["booking"] = Rate.of(1)
     csrf, slots = await public_form(client)
     english = await (await client.get("/book/emergenza?lang=en")).text()
     assert "Times in Rome time (Europe/Rome)." in english and "Book: Emergenza psicologica" in english
-    data = citizen(csrf, slots[0], citizen_name="")
+    data = booking_form(csrf, slots[0], citizen_name="")
     assert (await client.post("/book/emergenza", data=data)).status == 400
     limited = await client.post("/book/emergenza", data=data)
     assert limited.status == 429 and "Retry-After" in limited.headers
-    assert await count(client, Booking) == 0
+    assert await count(client.app, Booking) == 0
 
 
 async def test_an_unknown_manage_link_is_a_calm_404(client: Client) -> None:
@@ -256,10 +231,10 @@ async def test_an_unknown_manage_link_is_a_calm_404(client: Client) -> None:
 
 
 async def test_the_agenda_shows_team_meetings_and_the_coordinator_sees_an_operators_agenda(client: Client) -> None:
-    await make_service(client)
+    await open_service(client.app)
     operator = await make_staff(client.app, role=Role.OPERATOR, name="Dott. Gialli")
     csrf, slots = await public_form(client, day=tomorrow())
-    assert (await client.post("/book/emergenza", data=citizen(csrf, slots[12]))).status == 201  # at noon
+    assert (await client.post("/book/emergenza", data=booking_form(csrf, slots[12]))).status == 201  # at noon
     coordinator, _ = await coordinator_login(client)
     first = datetime.combine(date.fromisoformat(tomorrow()), time(8, 0), ZoneInfo("Europe/Rome"))
     await series.create_series(

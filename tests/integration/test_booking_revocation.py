@@ -14,7 +14,8 @@ from server import consultations
 from server.identity import CITIZEN_COOKIE
 from server.keys import sessionmaker_key, settings_key
 from server.models import Consultation, utcnow
-from tests.integration.test_booking import citizen, free, make_operators, make_service
+from tests.helpers.booking import booking_request, free
+from tests.helpers.factories import make_operators, make_service
 
 
 async def booked_and_joined(client: TestClient[Any, Any]) -> tuple[Booked, str, list[Any]]:
@@ -25,7 +26,7 @@ async def booked_and_joined(client: TestClient[Any, Any]) -> tuple[Booked, str, 
     await make_operators(app, 1)
     slots = await free(app, service)
     booked = await booking.book(
-        app[sessionmaker_key], app[settings_key], citizen(service, slots[0].starts_at), utcnow()
+        app[sessionmaker_key], app[settings_key], booking_request(service, slots[0].starts_at), utcnow()
     )
     async with app[sessionmaker_key].begin() as db:
         consultation = await db.get_one(Consultation, booked.booking.consultation_id)

@@ -15,12 +15,9 @@ from sqlalchemy import select
 from server.cases.linking import link_pending
 from server.keys import sessionmaker_key
 from server.models import AuditEvent, Booking, Case, CaseWorker, Consultation, Role, Staff
-from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.booking import booking_body, booking_form, free, public_form, slots_in, tomorrow
+from tests.helpers.factories import make_consultation, make_service, make_staff, open_service
 from tests.helpers.web import login
-from tests.integration.test_api import body
-from tests.integration.test_booking import free, make_service
-from tests.integration.test_booking_pages import citizen, public_form, slots_in, tomorrow
-from tests.integration.test_schedule_pages import make_service as make_schedule_service
 from web.api.ratelimit import limiter_key
 
 Client = TestClient[Any, Any]
@@ -108,7 +105,7 @@ async def test_public_booking_with_a_known_phone_never_merges(client: Client) ->
     client.session.cookie_jar.clear()  # an anonymous citizen, not a staff member
     service = await make_service(client.app)
     slot = (await free(client.app, service))[0]
-    booked = await client.post("/api/v1/bookings", json=body(slot, citizen_phone=PHONE, citizen_email=EMAIL))
+    booked = await client.post("/api/v1/bookings", json=booking_body(slot, citizen_phone=PHONE, citizen_email=EMAIL))
     assert booked.status == 201
     await link_pending(client.app[sessionmaker_key])
     async with client.app[sessionmaker_key]() as db:
@@ -208,10 +205,10 @@ async def test_dismissing_a_suggestion_hides_it_and_is_audited(client: Client) -
 async def test_a_follow_up_booked_from_a_consultation_stays_in_its_case(client: Client) -> None:
     """The one way a new contact joins an existing case on its own: it was booked from that case's consultation
     (it carries the case's id), by the operator who works on it."""
-    await make_schedule_service(client)
+    await open_service(client.app)
     operator = await make_staff(client.app, role=Role.OPERATOR)
     csrf, slots = await public_form(client, day=tomorrow())
-    assert (await client.post("/book/emergenza", data=citizen(csrf, slots[0]))).status == 201
+    assert (await client.post("/book/emergenza", data=booking_form(csrf, slots[0]))).status == 201
     async with client.app[sessionmaker_key]() as db:
         first = await db.scalar(select(Booking))
     assert first is not None and first.consultation_id is not None

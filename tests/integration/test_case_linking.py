@@ -26,9 +26,8 @@ from server.models import (
     Consultation,
 )
 from server.models.cases import CaseSuggestion
-from tests.helpers.factories import make_consultation, make_staff
-from tests.integration.test_api import body
-from tests.integration.test_booking import free, make_operators, make_service
+from tests.helpers.booking import booking_body, free
+from tests.helpers.factories import make_consultation, make_operators, make_service, make_staff
 from web.api.ratelimit import limiter_key
 
 Client = TestClient[Any, Any]
@@ -89,7 +88,7 @@ async def test_an_online_booking_and_its_consultation_join_one_case(make_client:
     service = await make_service(api.app)
     await make_operators(api.app, 1)
     slot = (await free(api.app, service))[0]
-    assert (await api.post("/api/v1/bookings", json=body(slot))).status == 201
+    assert (await api.post("/api/v1/bookings", json=booking_body(slot))).status == 201
     maker = api.app[sessionmaker_key]
     assert await link_pending(maker) >= 1
     async with maker() as db:

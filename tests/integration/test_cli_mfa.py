@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_cli import run
+from tests.helpers.cli import run
 
 
 def test_demo_says_who_is_led_through_mfa_enrolment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -22,8 +22,7 @@ from server.db import create_engine, database_ok
 from server.keys import sessionmaker_key, settings_key
 from server.models import Role, utcnow
 from server.settings import Settings
-from tests.helpers.factories import make_staff
-from tests.integration.test_rights import NOTE, citizen_case
+from tests.helpers.factories import CASE_NOTE, citizen_case, make_staff
 
 NAME, EMAIL = b"Maria Bianchi", b"maria@example.org"
 
@@ -49,14 +48,14 @@ async def test_anonymised_citizen_data_is_gone_from_the_sqlite_files(
 ) -> None:
     settings = make_settings()
     client = await sqlite_client(aiohttp_client, settings)
-    _, case = await citizen_case(client)
+    _, case = await citizen_case(client.app)
     files = database_files(settings)
     assert any(NAME in data for data in files.values())  # the check below can see it
     coordinator = await make_staff(client.app, role=Role.COORDINATOR)
     await rights.anonymise_citizen(cases.context(client.app), coordinator, case.id)
     for name, data in database_files(settings).items():
         assert NAME not in data and EMAIL not in data, name
-        assert NOTE.encode() not in data, name
+        assert CASE_NOTE.encode() not in data, name
 
 
 async def test_the_retention_purge_leaves_nothing_in_the_sqlite_files(
@@ -64,7 +63,7 @@ async def test_the_retention_purge_leaves_nothing_in_the_sqlite_files(
 ) -> None:
     settings = make_settings(retention_days=30)
     client = await sqlite_client(aiohttp_client, settings)
-    await citizen_case(client)
+    await citizen_case(client.app)
     later = utcnow() + timedelta(days=31)
     assert await purge_once(client.app[sessionmaker_key], client.app[settings_key], later) == 1
     for name, data in database_files(settings).items():
@@ -76,7 +75,7 @@ async def test_the_data_folder_and_the_sqlite_files_are_the_owners_only(
 ) -> None:
     settings = make_settings()
     client = await sqlite_client(aiohttp_client, settings)
-    await citizen_case(client)
+    await citizen_case(client.app)
     data = settings.data_dir
     assert mode(data) == 0o700
     for name in ("ascolto.sqlite3", "ascolto.sqlite3-wal", "ascolto.sqlite3-shm", "notes.key"):

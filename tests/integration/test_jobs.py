@@ -18,7 +18,9 @@ from server.db import database_ctx
 from server.keys import settings_key
 from server.models import Booking, BookingStatus, OutboxStatus
 from server.settings import Settings
-from tests.integration.test_mail import enqueue, open_db, outbox, seed_booking, smtp_server
+from tests.helpers.factories import seed_booking
+from tests.helpers.mail import enqueue, outbox, smtp_server
+from tests.helpers.services import open_db
 
 NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 

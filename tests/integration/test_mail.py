@@ -1,137 +1,28 @@
-"""Email through a real local SMTP server (aiosmtpd): the confirmation with its .ics, retries, the outbox fallback.
-
-The helpers here (an SMTP sink, a migrated database, a booking) are shared with ``test_jobs.py``.
-"""
+"""Email through a real local SMTP server (aiosmtpd): the confirmation with its .ics, retries, the outbox fallback."""
 
 from __future__ import annotations
 
-import email
-import email.policy
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import icalendar
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling.jobs import backoff, run_once
 from scheduling.mail import KeepingMailer, SmtpMailer, mailer_for
-from scheduling.notify import booking_emails
 from server.consultations import WindowState, create_consultation, exchange_token
-from server.db import create_engine, insert_now, make_sessionmaker, migrate
 from server.models import (
     Booking,
     BookingChannel,
     BookingMode,
-    OutboxMessage,
     OutboxStatus,
     Role,
-    Service,
     Staff,
 )
 from server.settings import Settings
+from tests.helpers.factories import seed_booking
+from tests.helpers.mail import enqueue, enqueue_booking_emails, outbox, smtp_server
 from tests.helpers.ports import free_port
-
-Sessionmaker = async_sessionmaker[AsyncSession]
-
-
-class SmtpSink:
-    """An aiosmtpd handler that keeps every message it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        content = envelope.content if isinstance(envelope.content, bytes) else str(envelope.content).encode()
-        parsed = email.message_from_bytes(content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
-
-
-@contextmanager
-def smtp_server(port: int | None = None) -> Iterator[tuple[int, SmtpSink]]:
-    """A real SMTP server on 127.0.0.1 (its own thread), yielding its port and the messages it received."""
-    sink = SmtpSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port or free_port())
-    controller.start()
-    try:
-        yield controller.port, sink
-    finally:
-        controller.stop()
-
-
-@asynccontextmanager
-async def open_db(database_url: str, data_dir: Path) -> AsyncIterator[Sessionmaker]:
-    """A sessionmaker on a migrated database (call it twice for two "processes" on one database)."""
-    engine = create_engine(Settings(database_url=database_url, data_dir=data_dir))
-    await migrate(engine)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
-async def seed_booking(
-    sm: Sessionmaker,
-    starts_at: datetime,
-    *,
-    email_address: str = "maria@example.org",
-    consultation_id: str | None = None,
-) -> Booking:
-    """A service, an operator and one active video booking starting at ``starts_at``."""
-    async with sm.begin() as db:
-        if await db.get(Service, "s") is None:
-            db.add(Service(id="s", slug="s", name="S", phone="02 1111"))
-        if await db.get(Staff, "op") is None:
-            db.add(Staff(id="op", email="op@x.org", name="Op", role=Role.OPERATOR, password_hash="x"))
-        await db.flush()
-        booking = Booking(
-            service_id="s",
-            operator_id="op",
-            consultation_id=consultation_id,
-            starts_at=starts_at,
-            ends_at=starts_at + timedelta(minutes=45),
-            blocked_until=starts_at + timedelta(minutes=60),
-            mode=BookingMode.VIDEO,
-            channel=BookingChannel.ONLINE,
-            citizen_name="Maria",
-            citizen_email=email_address,
-            booked_by="citizen",
-            manage_token_hash=f"m{starts_at.timestamp()}",
-        )
-        db.add(booking)
-    return booking
-
-
-async def enqueue_booking_emails(
-    db: AsyncSession, settings: Settings, booking: Booking, *, join_link: str, manage_link: str, **kw: Any
-) -> None:
-    """Write the emails of a booking already added to ``db``, as booking does for a new one."""
-    await db.flush()
-    service = await db.get(Service, booking.service_id)
-    assert service is not None
-    await insert_now(
-        db, *booking_emails(settings, booking, service, join_link=join_link, manage_link=manage_link, **kw)
-    )
-
-
-async def enqueue(sm: Sessionmaker, settings: Settings, booking: Booking, now: datetime, **kw: Any) -> None:
-    async with sm.begin() as db:
-        await enqueue_booking_emails(
-            db, settings, booking, join_link="http://t/join/abc", manage_link="http://t/booking/xyz", now=now, **kw
-        )
-
-
-async def outbox(sm: Sessionmaker) -> list[OutboxMessage]:
-    async with sm() as db:
-        return list(await db.scalars(select(OutboxMessage).order_by(OutboxMessage.send_after)))
+from tests.helpers.services import open_db
 
 
 async def test_confirmation_arrives_with_the_ics_and_a_join_link_that_works(database_url: str, tmp_path: Path) -> None:

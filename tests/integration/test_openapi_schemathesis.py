@@ -29,10 +29,9 @@ from schemathesis.core.result import Ok
 
 from server.keys import settings_key
 from server.models import Role
-from tests.helpers.factories import make_staff
+from tests.helpers.booking import booking_body, free
+from tests.helpers.factories import make_operators, make_service, make_staff
 from tests.helpers.web import MakeClient, login
-from tests.integration.test_api import body
-from tests.integration.test_booking import free, make_operators, make_service
 from web.api.ratelimit import limiter_key
 
 Client = TestClient[Any, Any]
@@ -48,7 +47,7 @@ async def api(make_client: MakeClient) -> tuple[Client, dict[str, str]]:
     client.app[limiter_key].limits = {}  # the limit (429, documented) has its own test; here it would hide the rest
     service = await make_service(client.app)
     await make_operators(client.app, 2)
-    booked = await client.post("/api/v1/bookings", json=body((await free(client.app, service))[0]))
+    booked = await client.post("/api/v1/bookings", json=booking_body((await free(client.app, service))[0]))
     assert booked.status == 201, await booked.text()
     return client, {"slug": service.slug, "manage_token": (await booked.json())["manage_link"].rsplit("/", 1)[1]}
 

@@ -27,12 +27,12 @@ from server.keys import engine_key, keyring_key, sessionmaker_key, settings_key
 from server.models import Booking, Consultation, OutboxMessage, OutboxStatus, Role
 from server.outbox import keyring_for, open_links
 from server.settings import Settings
-from tests.helpers.factories import make_consultation, make_staff
+from tests.helpers.booking import JOIN, MANAGE, public_form
+from tests.helpers.factories import make_consultation, make_staff, open_service, seed_booking
+from tests.helpers.mail import SmtpSink, enqueue_booking_emails, outbox, smtp_server
 from tests.helpers.ports import free_port
-from tests.helpers.web import MakeClient, login
-from tests.integration.test_booking_pages import JOIN, MANAGE, public_form
-from tests.integration.test_mail import SmtpSink, enqueue_booking_emails, open_db, outbox, seed_booking, smtp_server
-from tests.integration.test_schedule_pages import Client, coordinator_login, make_service
+from tests.helpers.services import open_db
+from tests.helpers.web import Client, MakeClient, coordinator_login, login
 
 # A run of the tokens' alphabets (base32 join tokens with dashes, base64url manage tokens) long enough to be one.
 TOKEN_RUN = re.compile(r"[A-Za-z0-9_-]{20,}")
@@ -109,7 +109,7 @@ async def test_outbox_rows_hold_no_usable_token(make_client: MakeClient) -> None
     """Booking confirmation (and its .ics), reminders, a move and email-the-link: no token in any row, before or
     after sending, nor in the audit log."""
     client = await make_client()
-    await make_service(client)
+    await open_service(client.app)
     await make_staff(client.app, role=Role.OPERATOR)
     join, manage = await book_two_days_ahead(client)
     _, slots = await slots_after(client, 3)
@@ -132,7 +132,7 @@ async def test_outbox_rows_hold_no_usable_token(make_client: MakeClient) -> None
 
 async def test_outbox_page_shows_links_redacted(make_client: MakeClient) -> None:
     client = await make_client()
-    await make_service(client)
+    await open_service(client.app)
     await make_staff(client.app, role=Role.OPERATOR)
     join, manage = await book_two_days_ahead(client)
     emailed = await email_a_new_link(client)
@@ -191,7 +191,7 @@ async def test_smtp_delivery_carries_the_working_link(make_client: MakeClient) -
         app = client.app
         sessionmaker, settings, keyring = app[sessionmaker_key], app[settings_key], app[keyring_key]
         mailer = SmtpMailer(settings)
-        await make_service(client)
+        await open_service(client.app)
         await make_staff(app, role=Role.OPERATOR)
         join, manage = await book_two_days_ahead(client)
         await run_once(sessionmaker, settings, mailer, keyring=keyring)  # (or the background sender does it)

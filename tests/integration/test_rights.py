@@ -16,33 +16,12 @@ from sqlalchemy import func, select
 from server import audit, cases
 from server.cases import records
 from server.keys import sessionmaker_key
-from server.models import AuditEvent, Booking, Case, CaseNote, Consultation, OutcomeKind, RiskLevel, Role, Staff
-from tests.helpers.factories import make_consultation, make_staff
+from server.models import AuditEvent, Booking, Case, CaseNote, Consultation, RiskLevel, Role
+from tests.helpers.factories import CASE_NOTE, citizen_case, make_staff
 from tests.helpers.web import login
 
 Client = TestClient[Any, Any]
-NOTE = "Nota riservata sul colloquio."
 EMAIL = "maria@example.org"
-
-
-async def citizen_case(client: Client) -> tuple[Staff, Case]:
-    ctx = cases.context(client.app)
-    operator = await make_staff(client.app, name="Dott.ssa Rossi")
-    consultation = (
-        await make_consultation(
-            client.app,
-            operator,
-            citizen_name="Maria Bianchi",
-            citizen_email="maria@example.org",
-            citizen_phone="+39 333",
-        )
-    ).consultation
-    case = await records.case_of_consultation(ctx, operator, consultation.id)
-    await records.write_note(ctx, operator, case.id, NOTE)
-    await records.assess_risk(ctx, operator, case.id, RiskLevel.MEDIUM, RiskLevel.NONE)
-    await records.record_outcome(ctx, operator, case.id, OutcomeKind.FURTHER_SESSIONS)
-    await records.read_case(ctx, operator, case.id)
-    return operator, case
 
 
 async def actions(client: Client, actor: str) -> list[str]:
@@ -52,13 +31,13 @@ async def actions(client: Client, actor: str) -> list[str]:
 
 
 async def test_the_audit_log_filters_pages_and_audits_its_own_reading(client: Client) -> None:
-    operator, case = await citizen_case(client)
+    operator, case = await citizen_case(client.app)
     coordinator = await make_staff(client.app, role=Role.COORDINATOR)
     await login(client, coordinator)
     page = await client.get("/audit", params={"case": case.code, "action": "write_note"})
     assert page.status == 200
     html = await page.text()
-    assert html.count("<td>write_note</td>") == 1 and NOTE not in html and "Maria" not in html
+    assert html.count("<td>write_note</td>") == 1 and CASE_NOTE not in html and "Maria" not in html
     assert (await client.get("/audit", params={"actor": operator.email})).status == 200
     for bad in (
         {"since": "yesterday"},
@@ -73,7 +52,7 @@ async def test_the_audit_log_filters_pages_and_audits_its_own_reading(client: Cl
 
 
 async def test_a_citizens_accesses_as_csv_and_json_with_safe_cells(client: Client) -> None:
-    _, case = await citizen_case(client)
+    _, case = await citizen_case(client.app)
     async with client.app[sessionmaker_key].begin() as db:
         db.add(audit.event("=HYPERLINK(1)", "+read", "case", "-x", subject=case.id))
     coordinator = await make_staff(client.app, role=Role.COORDINATOR)
@@ -95,7 +74,7 @@ async def test_a_citizens_accesses_as_csv_and_json_with_safe_cells(client: Clien
 
 
 async def test_export_lists_everything_and_anonymisation_needs_a_confirmation(client: Client) -> None:
-    _, case = await citizen_case(client)
+    _, case = await citizen_case(client.app)
     coordinator = await make_staff(client.app, role=Role.COORDINATOR)
     token = await login(client, coordinator)
     response = await client.post("/audit/citizen/export", data={"csrf_token": token, "contact": "maria@example.org"})
@@ -136,14 +115,14 @@ async def test_export_lists_everything_and_anonymisation_needs_a_confirmation(cl
 async def test_the_coordinators_export_holds_no_note_text_or_risk(client: Client) -> None:
     """The policy gives coordinators no notes and no risk: their export of a citizen's data follows it, and says
     what it withholds and where to ask for it."""
-    operator, case = await citizen_case(client)
+    operator, case = await citizen_case(client.app)
     await records.record_safety_step(cases.context(client.app), operator, case.id, "asked_plan")
     coordinator = await make_staff(client.app, role=Role.COORDINATOR)
     token = await login(client, coordinator)
     response = await client.post("/audit/citizen/export", data={"csrf_token": token, "contact": EMAIL})
     assert response.status == 200
     raw = await response.text()
-    assert NOTE not in raw and "medium" not in raw and "asked_plan" not in raw and "further_sessions" not in raw
+    assert CASE_NOTE not in raw and "medium" not in raw and "asked_plan" not in raw and "further_sessions" not in raw
     (exported,) = (await response.json(content_type=None))["cases"]
     for clinical in ("notes", "risk_assessments", "safety_steps", "outcomes", "reason", "risk_self"):
         assert clinical not in exported, clinical
@@ -155,16 +134,16 @@ async def test_the_coordinators_export_holds_no_note_text_or_risk(client: Client
 @pytest.mark.parametrize("role", [Role.OPERATOR, Role.SUPERVISOR, Role.SWITCHBOARD])
 async def test_no_other_role_exports_a_citizens_data(client: Client, role: Role) -> None:
     """Only the coordinator exports; an operator of the case, a supervisor and the switchboard are refused."""
-    operator, _ = await citizen_case(client)
+    operator, _ = await citizen_case(client.app)
     someone = operator if role == Role.OPERATOR else await make_staff(client.app, role=role)
     token = await login(client, someone)
     response = await client.post("/audit/citizen/export", data={"csrf_token": token, "contact": EMAIL})
-    assert response.status == 403 and NOTE not in await response.text()
+    assert response.status == 403 and CASE_NOTE not in await response.text()
     assert (await actions(client, f"staff:{someone.id}"))[-1] == "refused:export"
 
 
 async def test_other_roles_are_refused_with_403_and_audited(client: Client) -> None:
-    _, case = await citizen_case(client)
+    _, case = await citizen_case(client.app)
     for role in (Role.OPERATOR, Role.SUPERVISOR, Role.SWITCHBOARD):
         someone = await make_staff(client.app, role=role)
         token = await login(client, someone)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from server.keys import sessionmaker_key
 from server.models import (
@@ -24,34 +24,10 @@ from server.models import (
     Service,
     Staff,
 )
-from tests.helpers.factories import make_staff
-from tests.helpers.web import login
+from tests.helpers.factories import count, make_staff, open_service
+from tests.helpers.web import coordinator_login, login
 
 Client = TestClient[Any, Any]
-
-
-async def count(client: Client, model: Any) -> int:
-    async with client.app[sessionmaker_key]() as db:
-        return int(await db.scalar(select(func.count()).select_from(model)) or 0)
-
-
-async def make_service(client: Client, **rules: Any) -> Service:
-    """A service open every day 00:00-23:59 (so tests never depend on the hour they run at)."""
-    values: dict[str, Any] = {"slug": "emergenza", "name": "Emergenza psicologica", "min_notice_minutes": 0}
-    values.update(rules)
-    service = Service(**values)
-    async with client.app[sessionmaker_key].begin() as db:
-        db.add(service)
-        await db.flush()
-        db.add_all(
-            OpeningHours(service_id=service.id, weekday=d, opens=time(0, 0), closes=time(23, 59)) for d in range(7)
-        )
-    return service
-
-
-async def coordinator_login(client: Client) -> tuple[Staff, str]:
-    coordinator = await make_staff(client.app, role=Role.COORDINATOR, name="Coordinatrice")
-    return coordinator, await login(client, coordinator)
 
 
 # --- roles ----------------------------------------------------------------------------------------------------
@@ -96,11 +72,11 @@ async def test_the_coordinator_creates_a_service_with_the_default_hours(client: 
     again = await client.post("/console/services", data=data)
     assert again.status == 400
     assert "già usato" in await again.text()
-    assert await count(client, Service) == 1
+    assert await count(client.app, Service) == 1
 
 
 async def test_bad_rules_show_what_to_fix_and_write_nothing(client: Client) -> None:
-    service = await make_service(client)
+    service = await open_service(client.app)
     _, csrf = await coordinator_login(client)
     data = {
         "csrf_token": csrf,
@@ -123,7 +99,7 @@ async def test_bad_rules_show_what_to_fix_and_write_nothing(client: Client) -> N
 
 
 async def test_the_coordinator_saves_rules_hours_and_closures(client: Client) -> None:
-    service = await make_service(client)
+    service = await open_service(client.app)
     _, csrf = await coordinator_login(client)
     rules = {
         "csrf_token": csrf, "session_minutes": "50", "buffer_minutes": "10", "min_notice_minutes": "60",
@@ -156,11 +132,11 @@ async def test_the_coordinator_saves_rules_hours_and_closures(client: Client) ->
     removed = await client.post(
         f"/console/services/{service.id}/closures/{closure_row.id}/delete", data={"csrf_token": csrf}
     )
-    assert removed.status == 200 and await count(client, Closure) == 0
+    assert removed.status == 200 and await count(client.app, Closure) == 0
 
 
 async def test_bad_hours_keep_what_was_typed_and_change_nothing(client: Client) -> None:
-    service = await make_service(client)
+    service = await open_service(client.app)
     _, csrf = await coordinator_login(client)
     data = {"csrf_token": csrf, "day0": "18:00-09:30", "day1": "9-13", "day2": "09:00-12:00, 11:00-13:00"}
     response = await client.post(f"/console/services/{service.id}/hours", data=data)
@@ -168,19 +144,19 @@ async def test_bad_hours_keep_what_was_typed_and_change_nothing(client: Client) 
     html = await response.text()
     assert html.count('aria-invalid="true"') == 3
     assert 'value="9-13"' in html and "si sovrappongono" in html
-    assert await count(client, OpeningHours) == 7
+    assert await count(client.app, OpeningHours) == 7
     bad_day = await client.post(
         f"/console/services/{service.id}/closures", data={"csrf_token": csrf, "closure_day": "31/02"}
     )
-    assert bad_day.status == 400 and await count(client, Closure) == 0
+    assert bad_day.status == 400 and await count(client.app, Closure) == 0
 
 
 async def test_forms_without_the_csrf_token_are_refused(client: Client) -> None:
-    service = await make_service(client)
+    service = await open_service(client.app)
     await coordinator_login(client)
     response = await client.post(f"/console/services/{service.id}/hours", data={"day0": "09:00-10:00"})
     assert response.status == 403
-    assert await count(client, OpeningHours) == 7
+    assert await count(client.app, OpeningHours) == 7
 
 
 # --- availability ---------------------------------------------------------------------------------------------
@@ -225,10 +201,10 @@ async def test_the_coordinator_edits_an_operators_availability(client: Client) -
     assert "Dott. Bianchi" in listing
     data = {"csrf_token": csrf, "day1": "10:00-12:00", "daily_cap": "zero"}
     bad = await client.post(f"/console/availability/{operator.id}/weekly", data=data)
-    assert bad.status == 400 and await count(client, Availability) == 0
+    assert bad.status == 400 and await count(client.app, Availability) == 0
     data["daily_cap"] = ""
     assert (await client.post(f"/console/availability/{operator.id}/weekly", data=data)).status == 200
-    assert await count(client, Availability) == 1
+    assert await count(client.app, Availability) == 1
 
 
 # --- the outbox -----------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from scheduling.series import (
 )
 from server.errors import InvalidInput, NotFound
 from server.models import MeetingSeries, Role, SeriesException, Staff
-from tests.integration.test_mail import open_db
+from tests.helpers.services import open_db
 
 ROME = ZoneInfo("Europe/Rome")
 
