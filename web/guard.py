@@ -1,8 +1,7 @@
-"""Page guards: who is logged in, and CSRF protection for every state-changing form."""
+"""Page guards: who is logged in (and in which role), and CSRF protection for every state-changing form: the staff's
+(the session's token), the login form's and the citizens' public forms' (double-submit cookies)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -10,11 +9,16 @@ from multidict import MultiDictProxy
 from server import identity
 from server.auth import SessionInfo
 from server.crypto import new_secret, same
+from server.errors import Forbidden
 from server.keys import settings_key
+from server.models import Role
 from server.origins import origin_allowed
 from web.keys import login_csrf_key, page_staff_key
 
 LOGIN_CSRF_COOKIE = "ascolto_csrf"
+PUBLIC_CSRF_COOKIE = "ascolto_public_csrf"
+
+Form = MultiDictProxy[str | bytes | bytearray | web.FileField]  # a posted form, as aiohttp parses it
 
 
 class CsrfError(web.HTTPForbidden):
@@ -28,6 +32,14 @@ async def require_staff(request: web.Request) -> SessionInfo:
         login = request.app.router["login"].url_for().with_query(next=request.path)
         raise web.HTTPSeeOther(location=str(login))
     request[page_staff_key] = session
+    return session
+
+
+async def require_role(request: web.Request, *roles: Role) -> SessionInfo:
+    """The staff session, if its role is one of ``roles``; else the calm 403 page."""
+    session = await require_staff(request)
+    if session.staff.role not in roles:
+        raise Forbidden("this page is for another role")
     return session
 
 
@@ -45,7 +57,7 @@ def check_origin(request: web.Request) -> None:
     raise CsrfError(text="cross-site request refused")
 
 
-async def checked_form(request: web.Request, session: SessionInfo) -> MultiDictProxy[Any]:
+async def checked_form(request: web.Request, session: SessionInfo) -> Form:
     """The posted form, after checking its CSRF token against the session's."""
     check_origin(request)
     form = await request.post()
@@ -63,7 +75,7 @@ def issue_login_csrf(request: web.Request, response_cookies: dict[str, str]) -> 
     return token
 
 
-async def checked_double_submit_form(request: web.Request, cookie_name: str) -> MultiDictProxy[Any]:
+async def checked_double_submit_form(request: web.Request, cookie_name: str) -> Form:
     """A form posted before any session (login, public booking): its token must match the cookie's."""
     check_origin(request)
     form = await request.post()
@@ -75,5 +87,33 @@ async def checked_double_submit_form(request: web.Request, cookie_name: str) -> 
     return form
 
 
-async def checked_login_form(request: web.Request) -> MultiDictProxy[Any]:
+async def checked_login_form(request: web.Request) -> Form:
     return await checked_double_submit_form(request, LOGIN_CSRF_COOKIE)
+
+
+# CSRF for the anonymous (citizen) forms: the double-submit pattern of the login form, on its own cookie.
+
+
+def issue_public_csrf(request: web.Request, response: web.StreamResponse) -> None:
+    """Give the page's forms the cookie's token (or a new one) and set the cookie on ``response``."""
+    token = request.get(login_csrf_key) or request.cookies.get(PUBLIC_CSRF_COOKIE) or new_secret()
+    request[login_csrf_key] = token
+    response.set_cookie(
+        PUBLIC_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        secure=request.app[settings_key].cookies_secure,
+    )
+
+
+def public_token(request: web.Request) -> str:
+    """The token to put in the page's forms (call before rendering; ``issue_public_csrf`` sets the cookie)."""
+    token = request.cookies.get(PUBLIC_CSRF_COOKIE) or new_secret()
+    request[login_csrf_key] = token
+    return token
+
+
+async def checked_public_form(request: web.Request) -> Form:
+    return await checked_double_submit_form(request, PUBLIC_CSRF_COOKIE)

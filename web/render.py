@@ -1,12 +1,16 @@
-"""Rendering a page: the template's own context plus what every page gets (language, links, staff, CSRF)."""
+"""Rendering a page: the template's own context plus what every page gets (language, links, staff, CSRF), and the
+time helpers of the pages that show times (in Rome time, in the page's language)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
+from babel.dates import format_date, format_datetime
 
+from server import clock
 from server.cases.alerts import alerted_roles
 from server.keys import settings_key
 from web import static_files
@@ -55,3 +59,23 @@ def render(template: str, request: web.Request, context: dict[str, Any], *, stat
 def see_other(location: str) -> web.Response:
     """A 303 redirect as a plain response, so cookies can be set on it before it is returned."""
     return web.Response(status=303, headers={"Location": location})
+
+
+def when_text(request: web.Request, when: datetime, pattern: str = "EEEE d MMMM y, HH:mm") -> str:
+    return format_datetime(clock.local(when), pattern, locale=negotiate(request))
+
+
+def day_text(request: web.Request, day: date, pattern: str = "EEEE d MMMM y") -> str:
+    return format_date(day, pattern, locale=negotiate(request))
+
+
+def page(template: str, request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
+    """``render`` plus ``when`` and ``day_label``, the time helpers of the pages that show times."""
+
+    def when(value: datetime, pattern: str = "EEEE d MMMM y, HH:mm") -> str:
+        return when_text(request, value, pattern)
+
+    def day_label(value: date, pattern: str = "EEEE d MMMM y") -> str:
+        return day_text(request, value, pattern)
+
+    return render(template, request, {"when": when, "day_label": day_label, **context}, status=status)

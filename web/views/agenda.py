@@ -12,16 +12,17 @@ from scheduling import booking as booking_domain
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import ByStaff, SlotTaken
 from scheduling.operators import list_operators
+from server import clock
 from server.auth import SessionInfo
 from server.clock import ROME
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Booking, Role, Staff, utcnow
-from web.guard import checked_form
+from web.forms import parse_date
+from web.guard import checked_form, require_role
 from web.i18n import negotiate
-from web.render import see_other
+from web.render import page, see_other
 from web.views.booking_support import PageLinks, by_day, choose_day, parse_instant
-from web.views.schedule_common import page, parse_date, require_role, today_rome
 
 AGENDA_ROLES = (Role.OPERATOR, Role.COORDINATOR, Role.SUPERVISOR)  # a supervisor sees the team meetings
 MOVE_DAYS = 14
@@ -40,9 +41,9 @@ async def agenda(request: web.Request) -> web.StreamResponse:
     session = await require_role(request, *AGENDA_ROLES)
     view = "week" if request.query.get("view") == "week" else "day"
     try:
-        day = parse_date(request.query.get("day")) if request.query.get("day") else today_rome()
+        day = parse_date(request.query.get("day")) if request.query.get("day") else clock.today()
     except ValueError:
-        day = today_rome()
+        day = clock.today()
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     days = 7 if view == "week" else 1
     whose, operators = await _whose(request, session)
@@ -56,7 +57,7 @@ async def agenda(request: web.Request) -> web.StreamResponse:
         "operators": operators,
         "previous": (first - timedelta(days=days)).isoformat(),
         "next": (first + timedelta(days=days)).isoformat(),
-        "today": today_rome().isoformat(),
+        "today": clock.today().isoformat(),
         "notice": request.query.get("done", ""),
         "join_early": settings.join_early_minutes,
     }

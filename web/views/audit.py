@@ -21,8 +21,7 @@ from server.cases import rights
 from server.cases.policy import Action
 from server.errors import InvalidInput
 from web.guard import checked_form, require_staff
-from web.render import see_other
-from web.views.schedule_common import page
+from web.render import page, see_other
 
 MAX_FILTER = 80
 FILTERS = ("actor", "action", "object_type", "case", "since", "until", "page")

@@ -15,19 +15,9 @@ from server.auth import SessionInfo
 from server.errors import Forbidden, NotFound
 from server.keys import sessionmaker_key
 from server.models import OverrideKind, Role
-from web.guard import checked_form
-from web.render import see_other
-from web.views.coordinator import parse_week
-from web.views.schedule_common import (
-    WEEKDAYS,
-    FormErrors,
-    format_ranges,
-    page,
-    parse_date,
-    parse_int,
-    parse_time,
-    require_role,
-)
+from web.forms import WEEKDAYS, FormErrors, format_ranges, parse_date, parse_int, parse_time, parse_week
+from web.guard import checked_form, require_role
+from web.render import page, see_other
 
 EDITORS = (Role.COORDINATOR, Role.OPERATOR)
 

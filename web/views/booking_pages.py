@@ -20,11 +20,11 @@ from server.errors import Conflict, InvalidInput, NotFound
 from server.keys import sessionmaker_key, settings_key
 from server.models import Booking, BookingStatus, Service, utcnow
 from web.api.ratelimit import limiter_key
+from web.guard import checked_public_form, issue_public_csrf, public_token
 from web.i18n import negotiate
 from web.links import absolute, join_url
-from web.render import see_other
+from web.render import page, see_other
 from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, parse_instant
-from web.views.schedule_common import checked_public_form, issue_public_csrf, page, public_token
 
 PERSON = ("citizen_name", "citizen_email", "citizen_phone")
 

@@ -9,9 +9,9 @@ from datetime import date, datetime
 from aiohttp import web
 
 from scheduling.slots import Slot
+from server import clock
 from server.errors import InvalidInput
 from web.links import absolute, join_url
-from web.views.schedule_common import local
 
 DAYS_SHOWN = 14  # free days offered at once on a page
 SLOTS_PER_DAY = 40
@@ -58,7 +58,7 @@ def choose_day(days: list[SlotDay], *wanted: object) -> DayChoice:
     """The first of ``wanted`` (a ``YYYY-MM-DD`` or a posted slot value) that is a free day, else the soonest."""
     for raw in wanted:
         instant = parse_instant(raw)
-        text = local(instant).date().isoformat() if instant else str(raw or "")[:10]
+        text = clock.local(instant).date().isoformat() if instant else str(raw or "")[:10]
         for day in days:
             if text and day.day.isoformat() == text:
                 return DayChoice(days, day)
@@ -73,7 +73,7 @@ def by_day(slots: Sequence[Slot], *, limit_days: int = DAYS_SHOWN) -> list[SlotD
     """Slots grouped by their Europe/Rome day, soonest first."""
     days: list[SlotDay] = []
     for slot in slots:
-        start = local(slot.starts_at)  # grouped by the Rome day (the posted UTC value may be the day before)
+        start = clock.local(slot.starts_at)  # grouped by the Rome day (the posted UTC value may be the day before)
         if not days or days[-1].day != start.date():
             if len(days) == limit_days:
                 break

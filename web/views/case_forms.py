@@ -15,9 +15,8 @@ from server.cases.policy import Action, allowed
 from server.errors import Forbidden, InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Role
-from web.guard import checked_form, require_staff
-from web.render import see_other
-from web.views.schedule_common import page, require_role
+from web.guard import checked_form, require_role, require_staff
+from web.render import page, see_other
 
 DIRECTORY_FIELDS = tuple(directory.LIMITS)
 

@@ -21,8 +21,7 @@ from server.errors import InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Channel, OutcomeKind, Reason, RiskLevel, Role, Staff
 from web.guard import checked_form, require_staff
-from web.render import see_other
-from web.views.schedule_common import page
+from web.render import page, see_other
 
 E = TypeVar("E", bound=enum.StrEnum)
 CLINICIANS = (Role.OPERATOR, Role.SUPERVISOR)  # who a case can be shared with or taken on by

@@ -7,7 +7,6 @@ from typing import Any
 
 import holidays
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from scheduling import services as services_domain
 from server import actors
@@ -15,18 +14,9 @@ from server import outbox as outbox_domain
 from server.errors import NotFound
 from server.keys import sessionmaker_key
 from server.models import BookingMode, Role
-from web.guard import checked_form
-from web.render import see_other
-from web.views.schedule_common import (
-    WEEKDAYS,
-    FormErrors,
-    format_ranges,
-    page,
-    parse_date,
-    parse_int,
-    parse_ranges,
-    require_role,
-)
+from web.forms import WEEKDAYS, FormErrors, format_ranges, parse_date, parse_int, parse_week
+from web.guard import Form, checked_form, require_role
+from web.render import page, see_other
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,58}$")
 SUBDIVISION = re.compile(r"^[A-Z]{0,3}$")
@@ -108,24 +98,30 @@ async def service(request: web.Request) -> web.StreamResponse:
     return await _service_page(request, request.match_info["id"])
 
 
-def parse_rules(form: MultiDictProxy[Any]) -> tuple[services_domain.Rules | None, dict[str, Any], dict[str, str]]:
+def parse_rules(form: Form) -> tuple[services_domain.Rules | None, dict[str, object], dict[str, str]]:
     """(what to store, None when a field is wrong; what was typed; the errors)."""
     errors = FormErrors({})
-    typed: dict[str, Any] = {field: str(form.get(field, "")).strip() for field in services_domain.RULE_FIELDS}
-    numbers = {field: errors.check(field, parse_int, typed[field], low, high) for field, (low, high) in NUMBERS.items()}
-    modes = [mode for mode in form.getall("modes", []) if mode in {m.value for m in BookingMode}]
+    typed: dict[str, object] = {field: str(form.get(field, "")).strip() for field in services_domain.RULE_FIELDS}
+
+    def number(field: str) -> int | None:
+        return errors.check(field, parse_int, typed[field], *NUMBERS[field])
+
+    session_minutes, buffer_minutes = number("session_minutes"), number("buffer_minutes")
+    notice_minutes, horizon_days = number("min_notice_minutes"), number("horizon_days")
+    modes = [mode for mode in map(str, form.getall("modes", [])) if mode in {m.value for m in BookingMode}]
     typed["modes"] = modes
     if not modes:
         errors.fields["modes"] = "pick_one"
-    disciplines = ",".join(part.strip() for part in typed["disciplines"].split(",") if part.strip())
+    disciplines = ",".join(part.strip() for part in str(typed["disciplines"]).split(",") if part.strip())
     if len(disciplines) > 300:
         errors.fields["disciplines"] = "too_long"
-    typed["holiday_subdivision"] = subdivision = typed["holiday_subdivision"].upper()
+    typed["holiday_subdivision"] = subdivision = str(typed["holiday_subdivision"]).upper()
     if not SUBDIVISION.match(subdivision) or (subdivision and subdivision not in holidays.Italy.subdivisions):
         errors.fields["holiday_subdivision"] = "bad_subdivision"
     typed["bookable_online"] = bookable_online = form.get("bookable_online") == "on"
-    session_minutes, buffer_minutes, notice_minutes, horizon_days = numbers.values()
-    if errors.fields or None in numbers.values():
+    if session_minutes is None or buffer_minutes is None or notice_minutes is None or horizon_days is None:
+        return None, typed, errors.fields
+    if errors.fields:
         return None, typed, errors.fields
     rules = services_domain.Rules(
         session_minutes=session_minutes,
@@ -149,14 +145,6 @@ async def service_rules(request: web.Request) -> web.StreamResponse:
         return await _service_page(request, service_id, errors=errors, typed=typed, status=400)
     await services_domain.save_rules(request.app[sessionmaker_key], service_id, rules, actors.staff(session.staff.id))
     return see_other(_url(request, "schedule_service", id=service_id) + "?saved=rules")
-
-
-def parse_week(form: MultiDictProxy[Any]) -> tuple[services_domain.Hours, dict[str, str], dict[str, str]]:
-    """Seven fields ``day0``..``day6`` of ranges -> (ranges by weekday, what was typed, errors)."""
-    errors = FormErrors({})
-    typed = {f"day{d}": str(form.get(f"day{d}", "")).strip() for d in WEEKDAYS}
-    week = {d: errors.check(f"day{d}", parse_ranges, typed[f"day{d}"]) or [] for d in WEEKDAYS}
-    return week, typed, errors.fields
 
 
 async def service_hours(request: web.Request) -> web.StreamResponse:

@@ -13,9 +13,9 @@ from server import clock, staff_lists, supervision
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Role, utcnow
-from web.guard import checked_form
-from web.render import see_other
-from web.views.schedule_common import FormErrors, page, parse_date, parse_int, parse_time, require_role
+from web.forms import FormErrors, parse_date, parse_int, parse_time
+from web.guard import checked_form, require_role
+from web.render import page, see_other
 
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
 REPEATS = {"weekly": "FREQ=WEEKLY;INTERVAL=1", "fortnightly": "FREQ=WEEKLY;INTERVAL=2"}
@@ -61,7 +61,7 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
         check.fields["repeat"] = "pick_one"
     if not values["invitees"]:
         check.fields["invitees"] = "pick_one"
-    if check.fields:
+    if check.fields or day is None or at is None or minutes is None:
         return await _list_page(request, check.fields, values, status=400)
     try:
         created = await meetings.create_series(

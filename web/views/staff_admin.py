@@ -9,9 +9,8 @@ from server import actors, staff_admin
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Role
-from web.guard import checked_form
+from web.guard import checked_form, require_role
 from web.render import render, see_other
-from web.views.schedule_common import require_role
 
 
 async def _page(

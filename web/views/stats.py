@@ -13,14 +13,15 @@ from aiohttp import web
 from babel.numbers import format_decimal, format_percent
 from markupsafe import Markup
 
-from server import cases
+from server import cases, clock
 from server.cases import rights, stats
 from server.cases.policy import Action
 from server.keys import sessionmaker_key, settings_key
 from web import charts
+from web.forms import parse_date
 from web.guard import require_staff
 from web.i18n import negotiate, translate
-from web.views.schedule_common import page, parse_date, today_rome
+from web.render import page
 
 LONGEST_DAYS = 5 * 366
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -113,7 +114,7 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     hidden_text = translate(lang, "stats.suppressed", n=min_count)
     values = {"from": request.query.get("from", ""), "to": request.query.get("to", "")}
     try:
-        period = parse_period(request.query, today_rome())
+        period = parse_period(request.query, clock.today())
     except BadPeriod as exc:
         failed: dict[str, Any] = {"error": str(exc), "values": values, "figures": None, "sections": []}
         return page("stats.html", request, failed, status=400)
@@ -179,7 +180,7 @@ async def stats_csv(request: web.Request) -> web.StreamResponse:
     await _may_see(request)
     lang = negotiate(request)
     try:
-        period = parse_period(request.query, today_rome())
+        period = parse_period(request.query, clock.today())
     except BadPeriod as exc:
         return web.Response(status=400, text=translate(lang, f"stats.error.{exc}"), content_type="text/plain")
     figures = await _figures(request, period)

@@ -15,9 +15,9 @@ from server.auth import SessionInfo
 from server.errors import Forbidden, InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Role, utcnow
-from web.guard import checked_form, require_staff
-from web.render import see_other
-from web.views.schedule_common import FormErrors, page, parse_date, parse_int, parse_time, require_role
+from web.forms import FormErrors, parse_date, parse_int, parse_time
+from web.guard import checked_form, require_role, require_staff
+from web.render import page, see_other
 
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
 SHOWN_DAYS = 120  # one-off rooms listed on the supervision page, from now

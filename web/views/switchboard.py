@@ -19,11 +19,11 @@ from server.cases import records
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Role, Service, utcnow
-from web.guard import checked_form
+from web.guard import checked_form, require_role
 from web.i18n import negotiate
 from web.links import join_url
+from web.render import page
 from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, group_token, parse_instant
-from web.views.schedule_common import page, require_role
 
 BOOKERS = (Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR)
 PERSON = ("citizen_name", "citizen_phone", "citizen_email")
