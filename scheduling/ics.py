@@ -14,14 +14,10 @@ from datetime import UTC, datetime
 
 from icalendar.prop import vCalAddress, vDDDTypes, vInt, vText, vUri
 
+from scheduling import email_texts
 from server.models import Booking
 from server.outbox import Links, put_links
 
-SUMMARY = {"it": "Appuntamento", "en": "Appointment"}
-DESCRIPTION = {
-    "it": "Link per collegarsi: {link}",
-    "en": "Link to join: {link}",
-}
 PRODID = "-//Appointments//Booking//IT"  # neutral too: the product name says what the service is
 
 
@@ -48,17 +44,17 @@ def booking_ics(
     Every booking's confirmation carries one, so it is written line by line: the values are encoded by
     ``icalendar``'s property types, the lines folded here (a Calendar object tree costs several times more to
     serialise, and it would always have this one shape)."""
-    lang = lang if lang in SUMMARY else "it"
+    t = email_texts.texts(lang)
     event: list[tuple[str, vText | vDDDTypes | vInt | vUri | vCalAddress]] = [
         ("UID", vText(booking_uid(booking.id))),
         ("DTSTAMP", vDDDTypes((now or datetime.now(UTC)).astimezone(UTC))),
         ("DTSTART", vDDDTypes(booking.starts_at.astimezone(UTC))),
         ("DTEND", vDDDTypes(booking.ends_at.astimezone(UTC))),
         ("SEQUENCE", vInt(sequence)),
-        ("SUMMARY", vText(SUMMARY[lang])),
+        ("SUMMARY", vText(t["calendar_summary"])),
     ]
     if join_link and not cancel:
-        event += [("URL", vUri(join_link)), ("DESCRIPTION", vText(DESCRIPTION[lang].format(link=join_link)))]
+        event += [("URL", vUri(join_link)), ("DESCRIPTION", vText(t["calendar_description"].format(link=join_link)))]
     event.append(("STATUS", vText("CANCELLED" if cancel else "CONFIRMED")))
     if organizer:
         event.append(("ORGANIZER", vCalAddress(f"mailto:{organizer}")))

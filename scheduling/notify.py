@@ -2,8 +2,9 @@
 
 The emails are ``outbox`` rows written in the transaction of the booking change they describe (a new booking's
 are returned by :func:`booking_emails` and written with its other rows), so they commit or roll back with it;
-:mod:`scheduling.jobs` sends them when due. The text is rendered here, once, in the citizen's language (Italian
-by default), plain and calm, with the time in Europe/Rome and the numbers to call.
+:mod:`scheduling.jobs` sends them when due. The text is put together here, once, in the citizen's language
+(Italian by default; the texts themselves are in :mod:`scheduling.email_texts`), plain and calm, with the time in
+Europe/Rome and the numbers to call.
 Bookings made with only a phone number get no email.
 
 The rows hold no usable link: the text and the ``.ics`` carry the join and manage links redacted
@@ -23,6 +24,7 @@ from babel.dates import format_datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduling import email_texts
 from scheduling.ics import booking_ics
 from server import outbox
 from server.clock import ROME
@@ -32,53 +34,14 @@ from server.settings import Settings
 
 REMINDER_PREFIX = "reminder_"
 
-TEXTS: dict[str, dict[str, str]] = {
-    "it": {
-        "confirmation": "Il suo appuntamento è confermato",
-        "reminder": "Promemoria del suo appuntamento",
-        "moved": "Il suo appuntamento è stato spostato",
-        "cancellation": "Il suo appuntamento è stato annullato",
-        "greeting": "Buongiorno {name},",
-        "intro_confirmation": "il suo appuntamento è confermato per {when}.",
-        "intro_reminder": "le ricordiamo il suo appuntamento di {when}.",
-        "intro_moved": "il suo appuntamento è stato spostato a {when}.",
-        "intro_cancellation": "il suo appuntamento di {when} è stato annullato.",
-        "video": "Per collegarsi in video apra questo link qualche minuto prima (non serve installare nulla):\n{link}",
-        "phone": "La chiameremo noi al numero che ci ha lasciato.",
-        "manage": "Per annullare o spostare l'appuntamento:\n{link}",
-        "again": "Se lo desidera, può prenotare un nuovo appuntamento:\n{link}",
-        "help": "Per parlare con noi può chiamare il {phone}.",
-        "emergency": "Se lei o un'altra persona è in pericolo immediato, chiami il {emergency}.",
-        "rome": "(ora di Roma)",
-    },
-    "en": {
-        "confirmation": "Your appointment is confirmed",
-        "reminder": "A reminder of your appointment",
-        "moved": "Your appointment has been moved",
-        "cancellation": "Your appointment has been cancelled",
-        "greeting": "Hello {name},",
-        "intro_confirmation": "your appointment is confirmed for {when}.",
-        "intro_reminder": "this is a reminder of your appointment on {when}.",
-        "intro_moved": "your appointment has been moved to {when}.",
-        "intro_cancellation": "your appointment on {when} has been cancelled.",
-        "video": "To join by video, open this link a few minutes before (nothing to install):\n{link}",
-        "phone": "We will call you on the number you gave us.",
-        "manage": "To cancel or move the appointment:\n{link}",
-        "again": "If you wish, you can book a new appointment:\n{link}",
-        "help": "To talk to us you can call {phone}.",
-        "emergency": "If you or someone else is in immediate danger, call {emergency}.",
-        "rome": "(Rome time)",
-    },
-}
-
 
 @functools.lru_cache(maxsize=1024)
 def when_text(at: datetime, lang: str = "it") -> str:
     """E.g. "lunedì 7 dicembre, 10:30 (ora di Roma)": the local time of an instant, saying whose time it is.
     Cached: one booking's emails all give its time, and formatting a date with Babel is not cheap."""
-    lang = lang if lang in TEXTS else "it"
+    lang = email_texts.language(lang)
     local = format_datetime(at, "EEEE d MMMM, HH:mm", tzinfo=ROME, locale=lang)
-    return f"{local} {TEXTS[lang]['rome']}"
+    return f"{local} {email_texts.texts(lang)['rome']}"
 
 
 def render(
@@ -86,7 +49,7 @@ def render(
 ) -> tuple[str, str]:
     """(subject, body) of one email. ``kind``: confirmation, reminder, moved or cancellation; ``link`` is the
     manage link (or, for a cancellation, where to book again; may be empty)."""
-    t = TEXTS[lang if lang in TEXTS else "it"]
+    t = email_texts.texts(lang)
     paragraphs = [
         t["greeting"].format(name=booking.citizen_name).replace(" ,", ","),
         t[f"intro_{kind}"].format(when=when_text(booking.starts_at, lang)),
@@ -100,6 +63,14 @@ def render(
     paragraphs.append(t["help"].format(phone=phone) + "\n" + t["emergency"].format(emergency=settings.emergency_number))
     paragraphs.append(settings.service_name)
     return t[kind], "\n\n".join(paragraphs) + "\n"
+
+
+def link_email(lang: str, settings: Settings, *, name: str, link: str) -> tuple[str, str]:
+    """(subject, body) of the email with a fresh join link that an operator sends from a consultation's page."""
+    t = email_texts.texts(lang)
+    service = settings.service_name
+    body = t["link_body"].format(name=name, link=link, service=service, phone=settings.service_phone)
+    return t["link_subject"].format(service=service), body
 
 
 async def _phone(db: AsyncSession, settings: Settings, booking: Booking) -> str:

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from yarl import URL
 
+from scheduling import notify
 from server import actors, auth, consultations, mfa, outbox
 from server.client_address import client_address
 from server.errors import InvalidInput, TooManyAttempts
@@ -22,7 +23,7 @@ from web.guard import (
     issue_login_csrf,
     require_staff,
 )
-from web.i18n import negotiate, translate
+from web.i18n import negotiate
 from web.keys import page_staff_key
 from web.links import join_url
 from web.render import render, see_other
@@ -223,21 +224,15 @@ async def email_link(request: web.Request) -> web.StreamResponse:
     token = await consultations.reissue_token(sessionmaker, session.staff, consultation_id)
     link = join_url(request.app, token)
     links = outbox.placeholders(link)
-    lang = negotiate(request)
     settings = request.app[settings_key]
+    # redacted in the text: the link itself goes in sealed
+    subject, body = notify.link_email(negotiate(request), settings, name=consultation.citizen_name, link=links[0][0])
     await outbox.enqueue(
         sessionmaker,
         request.app[keyring_key],
         to=consultation.citizen_email,
-        subject=translate(lang, "email.link.subject", service=settings.service_name),
-        body=translate(
-            lang,
-            "email.link.body",
-            name=consultation.citizen_name,
-            link=links[0][0],  # redacted: the link itself goes in sealed
-            service=settings.service_name,
-            phone=settings.service_phone,
-        ),
+        subject=subject,
+        body=body,
         links=links,
         consultation_id=consultation.id,
         actor=actors.staff(session.staff.id),
