@@ -1,13 +1,14 @@
 """Real time: the WebSocket endpoints, the typed protocol, room policies, the message bus and the SFU.
 
-One subpackage per room kind, each with its hub (the endpoint), its room (a pure state machine) and the messages
-only it uses: :mod:`signaling.consultation` (``/ws``, 1:1 consultations) and :mod:`signaling.group` (``/ws/group``,
-supervision rooms). What they share is at the top: :mod:`~signaling.sockets` (the socket base every endpoint is a
-small subclass of: handshake, caps, read loop, close codes, shutdown; and the revocation sweeper),
+One subpackage per room kind, each with its hub (the endpoint) and its room (a pure state machine):
+:mod:`signaling.consultation` (``/ws``, 1:1 consultations) and :mod:`signaling.group` (``/ws/group``, supervision
+rooms). What they share is at the top: :mod:`~signaling.sockets` (the socket base every endpoint is a small
+subclass of: handshake, caps, read loop, close codes, shutdown; and the revocation sweeper),
 :mod:`~signaling.connection` (one socket's writer and rate limit), :mod:`~signaling.caps` (how many sockets),
-:mod:`~signaling.protocol` (parse and serialise, and every message: those both kinds use, those of each kind),
-:mod:`~signaling.effects` (what a room asks its hub to do), :mod:`~signaling.bus`, :mod:`~signaling.alerts`
-(``/ws/alerts``) and :mod:`~signaling.sfu`.
+:mod:`~signaling.protocol` (parse, serialise and every message, each declared once: those both kinds use, and those
+of each kind in a module of its own), :mod:`~signaling.participants` (who is in a room, and the rules both room
+kinds share), :mod:`~signaling.effects` (what a room asks its hub to do), :mod:`~signaling.bus`,
+:mod:`~signaling.alerts` (``/ws/alerts``) and :mod:`~signaling.sfu` (the SFU of group rooms).
 """
 
 from __future__ import annotations

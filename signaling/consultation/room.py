@@ -1,9 +1,10 @@
 """The 1:1 consultation room as a pure state machine: no I/O, no asyncio.
 
-A :class:`Room` knows who is waiting in the lobby and who is in the call. Participants are keyed by their stable
-identity (``Identity.key``) and shown to others under an opaque per-room id. Connections are opaque strings chosen
-by the hub. Every method returns a list of *effects* (send this message to those connections, close that
-connection, mark the consultation ended) that the hub carries out, in order.
+A :class:`Room` knows who is waiting in the lobby and who is in the call. Its participants
+(:mod:`signaling.participants`, which group rooms use too) are keyed by their stable identity (``Identity.key``)
+and shown to others under an opaque per-room id. Connections are opaque strings chosen by the hub. Every method
+returns a list of *effects* (send this message to those connections, close that connection, mark the consultation
+ended) that the hub carries out, in order.
 
 Rules:
 
@@ -16,16 +17,15 @@ Rules:
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from msgspec import Struct
 
 from signaling import protocol as p
-from signaling.effects import CLOSE_NORMAL, CLOSE_REPLACED, Close, Send
+from signaling.effects import CLOSE_NORMAL, Close, Send
+from signaling.participants import Participant, Participants, connections_of, random_id, utcnow
 from signaling.protocol.messages import iso
 
 
@@ -39,84 +39,43 @@ class MarkEnded(Struct, frozen=True):
 Effect = Send | Close | MarkEnded
 
 
-def _new_id() -> str:
-    return secrets.token_urlsafe(6)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _not_admitted(connection: str, kind: str) -> list[Effect]:
     return [Send((connection,), p.Error("forbidden", "wait until you are admitted", kind))]
 
 
-@dataclass(slots=True)
-class Participant:
-    id: str
-    key: str
-    role: p.Role
-    name: str
-    connection: str | None = None
-    admitted: bool = False  # in the call, or was when their connection dropped
-    since: datetime | None = None  # when a citizen first knocked; kept across reconnects
-    audio: bool = True
-    video: bool = True
+class Party(Participant):
+    """The operator (the room's host) or the citizen."""
+
+    __slots__ = ()
 
     @property
-    def in_call(self) -> bool:
-        return self.connection is not None and (self.admitted or self.role == "operator")
-
-    @property
-    def waiting(self) -> bool:
-        return self.connection is not None and not self.admitted and self.role == "citizen"
+    def role(self) -> p.Role:
+        return "operator" if self.host else "citizen"
 
     def peer(self) -> p.Peer:
         return p.Peer(self.id, self.role, self.name, self.audio, self.video)
 
 
-@dataclass
-class Room:
+class Room(Participants[Party, Effect]):
     """One consultation's room. ``ice_servers`` is handed to every participant in ``welcome``."""
 
-    id: str
-    ice_servers: tuple[Mapping[str, Any], ...] = ()
-    clock: Callable[[], datetime] = _utcnow
-    new_id: Callable[[], str] = _new_id
-    ended: bool = False
-    _by_key: dict[str, Participant] = field(default_factory=dict)
-    _by_connection: dict[str, Participant] = field(default_factory=dict)
-    _by_id: dict[str, Participant] = field(default_factory=dict)
+    def __init__(
+        self,
+        id: str,
+        ice_servers: tuple[Mapping[str, Any], ...] = (),
+        clock: Callable[[], datetime] = utcnow,
+        new_id: Callable[[], str] = random_id,
+    ) -> None:
+        super().__init__(clock=clock, new_id=new_id)
+        self.id = id
+        self.ice_servers = ice_servers
 
-    # -- queries ---------------------------------------------------------------------------------------------
-
-    @property
-    def connections(self) -> tuple[str, ...]:
-        """Every open connection in the room."""
-        return tuple(self._by_connection)
-
-    @property
-    def idle(self) -> bool:
-        """Nobody is connected: the hub may forget the room."""
-        return not self._by_connection
-
-    def participant(self, connection: str) -> Participant | None:
-        return self._by_connection.get(connection)
-
-    def _in_call(self, *, besides: Participant | None = None) -> list[Participant]:
+    def _in_call(self, *, besides: Party | None = None) -> list[Party]:
         return [x for x in self._by_connection.values() if x.in_call and x is not besides]
-
-    def _conns(self, people: Iterable[Participant]) -> tuple[str, ...]:
-        return tuple(x.connection for x in people if x.connection is not None)
 
     def _lobby(self) -> list[Effect]:
         """The waiting list, to every operator in the call."""
-        operators = self._conns(x for x in self._in_call() if x.role == "operator")
-        if not operators:
-            return []
-        waiting = sorted((x for x in self._by_connection.values() if x.waiting), key=lambda x: x.since or self.clock())
-        entries = tuple(p.Waiting(x.id, x.name, iso(x.since or self.clock())) for x in waiting)
-        return [Send(operators, p.Lobby(entries))]
+        return self._lobby_to(connections_of(x for x in self._in_call() if x.host))
 
     # -- entering and leaving --------------------------------------------------------------------------------
 
@@ -124,64 +83,38 @@ class Room:
         """``connection`` joins as the person ``key`` with the ``role`` the server granted."""
         if self.ended:
             return [Send((connection,), p.Error("room_ended", "this session has ended", "join"))]
-        person = self._by_key.get(key)
-        effects: list[Effect] = []
-        if person is None:
-            person = Participant(self.new_id(), key, role, name)
-            self._by_key[key] = person
-            self._by_id[person.id] = person
-        elif person.connection is not None:
-            old = person.connection
-            effects += self._detach(person)
-            effects.append(Close(old, CLOSE_REPLACED, "replaced"))
-        person.connection = connection
-        self._by_connection[connection] = person
+        person, effects = self._arrive(
+            connection, key, lambda id: Party(id, key, name, role == "operator"), self._detach
+        )
         return effects + (self._enter_call(person) if person.in_call else self._knock(person))
 
-    def _enter_call(self, person: Participant) -> list[Effect]:
+    def _enter_call(self, person: Party) -> list[Effect]:
         assert person.connection is not None
         others = self._in_call(besides=person)
         welcome = p.Welcome(
             person.id, person.role, self.id, "in_call", tuple(x.peer() for x in others), self.ice_servers
         )
         effects: list[Effect] = [Send((person.connection,), welcome)]
-        if person.role == "operator":
+        if person.host:
             effects += self._lobby()
         if others:
-            effects.append(Send(self._conns(others), p.PeerJoined(person.id, person.role, person.name)))
+            effects.append(Send(connections_of(others), p.PeerJoined(person.id, person.role, person.name)))
         return effects
 
-    def _knock(self, person: Participant) -> list[Effect]:
+    def _knock(self, person: Party) -> list[Effect]:
         assert person.connection is not None
         if person.since is None:
             person.since = self.clock()
         welcome = p.Welcome(person.id, person.role, self.id, "waiting", (), self.ice_servers)
         return [Send((person.connection,), welcome), *self._lobby()]
 
-    def _detach(self, person: Participant) -> list[Effect]:
-        """Take the person's connection out of the room and tell the others what they now see."""
+    def _detach(self, person: Party) -> list[Effect]:
         was_in_call, was_waiting = person.in_call, person.waiting
-        if person.connection is not None:
-            self._by_connection.pop(person.connection, None)
-        person.connection = None
+        self._drop(person)
         if was_in_call:
             others = self._in_call()
-            return [Send(self._conns(others), p.PeerLeft(person.id))] if others else []
+            return [Send(connections_of(others), p.PeerLeft(person.id))] if others else []
         return self._lobby() if was_waiting else []
-
-    def disconnect(self, connection: str) -> list[Effect]:
-        """The socket closed. Remember the person so that they can come back to the same place."""
-        person = self._by_connection.get(connection)
-        if person is None or self.ended:
-            self._by_connection.pop(connection, None)
-            return []
-        return self._detach(person)
-
-    def _forget(self, person: Participant) -> list[Effect]:
-        effects = self._detach(person)
-        del self._by_key[person.key]
-        del self._by_id[person.id]
-        return effects
 
     # -- messages from a participant -------------------------------------------------------------------------
 
@@ -208,8 +141,8 @@ class Room:
         # A group room's message (hand, mute, lock...): parsed by the shared decoder, meaningless here.
         return [Send((connection,), p.Error("unknown_type", "not a message of consultation rooms", kind))]
 
-    def _moderate(self, person: Participant, connection: str, msg: p.ClientMessage) -> list[Effect]:
-        if person.role != "operator":
+    def _moderate(self, person: Party, connection: str, msg: p.ClientMessage) -> list[Effect]:
+        if not person.host:
             return [Send((connection,), p.Error("forbidden", "only the operator may do that", msg.type))]
         if msg.type == "end":
             return self._end(person.key)
@@ -219,17 +152,17 @@ class Room:
             return self._decline(connection, msg)
         raise AssertionError(f"not a moderator action: {msg.type}")
 
-    def _to_others(self, person: Participant, message: p.ServerMessage) -> list[Effect]:
-        others = self._conns(self._in_call(besides=person))
+    def _to_others(self, person: Party, message: p.ServerMessage) -> list[Effect]:
+        others = connections_of(self._in_call(besides=person))
         return [Send(others, message)] if others else []
 
-    def _relay(self, person: Participant, connection: str, msg: p.Relayed) -> list[Effect]:
+    def _relay(self, person: Party, connection: str, msg: p.Relayed) -> list[Effect]:
         target = self._by_id.get(msg.to)
         if target is None or target is person or not target.in_call or target.connection is None:
             return [Send((connection,), p.Error("no_such_peer", "nobody by that id is in the call", msg.type))]
         return [Send((target.connection,), p.Relay(person.id, msg))]
 
-    def _waiting_target(self, connection: str, msg: p.Admit | p.Decline) -> Participant | list[Effect]:
+    def _waiting_target(self, connection: str, msg: p.Admit | p.Decline) -> Party | list[Effect]:
         target = self._by_id.get(msg.id)
         if target is None or not target.waiting:
             return [Send((connection,), p.Error("no_such_peer", "nobody by that id is waiting", msg.type))]
@@ -244,7 +177,7 @@ class Room:
         others = self._in_call(besides=target)
         effects: list[Effect] = [Send((target.connection,), p.Admitted(tuple(x.peer() for x in others)))]
         effects += self._lobby()
-        effects.append(Send(self._conns(others), p.PeerJoined(target.id, target.role, target.name)))
+        effects.append(Send(connections_of(others), p.PeerJoined(target.id, target.role, target.name)))
         return effects
 
     def _decline(self, connection: str, msg: p.Decline) -> list[Effect]:
@@ -257,11 +190,6 @@ class Room:
 
     def _end(self, actor: str) -> list[Effect]:
         """Mark the consultation ended, tell everyone (the operator too) and close every connection."""
-        self.ended = True
-        everyone = self.connections
+        everyone = self._end_all()
         effects: list[Effect] = [MarkEnded(self.id, actor), Send(everyone, p.Ended())]
-        effects += [Close(c, CLOSE_NORMAL, "ended") for c in everyone]
-        for person in self._by_key.values():
-            person.connection = None
-        self._by_connection.clear()
-        return effects
+        return effects + [Close(c, CLOSE_NORMAL, "ended") for c in everyone]

@@ -1,7 +1,8 @@
 """A group supervision room as a pure state machine: no I/O, no asyncio (``docs/supervision.md``).
 
-As in :mod:`signaling.consultation.room`: participants are keyed by identity key and shown under opaque per-room ids,
-connections are opaque strings chosen by the hub, and every method returns effects the hub carries out in order.
+As in :mod:`signaling.consultation.room`, the participants are those of :mod:`signaling.participants` (keyed by
+identity key, shown under opaque per-room ids, replaced by a second ``join``), connections are opaque strings chosen
+by the hub, and every method returns effects the hub carries out in order.
 API: ``GroupRoom(id, *, last_n, ice_servers, clock, new_id)``; ``join(connection, key, name, *, moderator)``,
 ``disconnect(connection)``, ``handle(connection, msg)`` (every client message but ``join``); the SFU's reports
 ``publishing(participant, source, on)`` and ``speaking(participant, level)``; ``table`` (the current forwarding
@@ -30,14 +31,15 @@ table), ``connection_of(participant)``, ``participant(connection)``, ``connectio
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from signaling import protocol as p
-from signaling.effects import CLOSE_NORMAL, CLOSE_REPLACED, Close, Send
+from signaling.effects import CLOSE_NORMAL, Close, Send
 from signaling.group.values import Attendance, Effect, MeetingEnded, Member, Route, SfuJoin, SfuLeave, ToSfu
+from signaling.participants import Participants, connections_of, random_id, utcnow
 from signaling.protocol.messages import iso
 from signaling.sfu import Feed, Source
 
@@ -49,19 +51,11 @@ MODERATOR_ONLY = frozenset({"admit", "end", "lock", "mute", "stop_video", "remov
 _NO_SPEAKERS = p.Speakers((), ())
 
 
-def _new_id() -> str:
-    return secrets.token_urlsafe(6)
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _error(connection: str, code: str, message: str, kind: str) -> list[Effect]:
     return [Send((connection,), p.Error(code, message, kind))]
 
 
-class GroupRoom:
+class GroupRoom(Participants[Member, Effect]):
     """One group supervision room. ``last_n``: how many cameras each participant receives at most."""
 
     def __init__(
@@ -70,19 +64,14 @@ class GroupRoom:
         *,
         last_n: int = 6,
         ice_servers: tuple[Mapping[str, Any], ...] = (),
-        clock: Callable[[], datetime] = _utcnow,
-        new_id: Callable[[], str] = _new_id,
+        clock: Callable[[], datetime] = utcnow,
+        new_id: Callable[[], str] = random_id,
     ) -> None:
+        super().__init__(clock=clock, new_id=new_id)
         self.id = id
         self.last_n = last_n
         self.ice_servers = ice_servers
-        self.clock = clock
-        self.new_id = new_id
         self.locked = False
-        self.ended = False
-        self._by_key: dict[str, Member] = {}
-        self._by_id: dict[str, Member] = {}
-        self._by_connection: dict[str, Member] = {}
         self._rank: list[Member] = []  # everyone in the call, in the speakers' ranking
         self._counter = 0
         self._table: Mapping[str, frozenset[Feed]] = {}
@@ -95,18 +84,6 @@ class GroupRoom:
         """The current forwarding table (the one the last :class:`Route` carried)."""
         return self._table
 
-    @property
-    def connections(self) -> tuple[str, ...]:
-        return tuple(self._by_connection)
-
-    @property
-    def idle(self) -> bool:
-        """Nobody is connected: the hub may forget the room."""
-        return not self._by_connection
-
-    def participant(self, connection: str) -> Member | None:
-        return self._by_connection.get(connection)
-
     def connection_of(self, participant: str) -> str | None:
         """The connection of the participant ``participant`` (an id) if they are in the call."""
         person = self._by_id.get(participant)
@@ -115,22 +92,13 @@ class GroupRoom:
     def _in_call(self, *, besides: Member | None = None) -> list[Member]:
         return [x for x in self._rank if x is not besides]
 
-    @staticmethod
-    def _conns(people: Iterable[Member]) -> tuple[str, ...]:
-        return tuple(x.connection for x in people if x.connection is not None)
-
     def _tick(self) -> int:
         self._counter += 1
         return self._counter
 
     def _lobby(self, to: Member | None = None) -> list[Effect]:
         """The waiting list, to ``to`` or else to every moderator in the call."""
-        moderators = self._conns([to] if to is not None else (x for x in self._rank if x.moderator))
-        if not moderators:
-            return []
-        waiting = sorted((x for x in self._by_connection.values() if x.waiting), key=lambda x: x.since or self.clock())
-        entries = tuple(p.Waiting(x.id, x.name, iso(x.since or self.clock())) for x in waiting)
-        return [Send(moderators, p.Lobby(entries))]
+        return self._lobby_to(connections_of([to] if to is not None else (x for x in self._rank if x.moderator)))
 
     # -- entering and leaving --------------------------------------------------------------------------------
 
@@ -138,20 +106,12 @@ class GroupRoom:
         """``connection`` joins as the person ``key``, a moderator or not as the server decided."""
         if self.ended:
             return _error(connection, "room_ended", "this meeting is over", "join")
-        person = self._by_key.get(key)
-        effects: list[Effect] = []
-        if person is None:
-            person = Member(self.new_id(), key, name, moderator)
-            self._by_key[key] = self._by_id[person.id] = person
-        elif person.connection is not None:
-            old = person.connection
-            effects += self._detach(person, sync=False)
-            effects.append(Close(old, CLOSE_REPLACED, "replaced"))
-        person.name, person.moderator = name, moderator
+        person, effects = self._arrive(
+            connection, key, lambda id: Member(id, key, name, moderator), partial(self._detach, sync=False)
+        )
+        person.name, person.host = name, moderator
         if not self.locked:
             person.admitted = True
-        person.connection = connection
-        self._by_connection[connection] = person
         if not person.in_call:
             person.since = person.since or self.clock()
             welcome = p.GroupWelcome(person.id, "member", self.id, "waiting", (), self.locked, self.ice_servers)
@@ -178,38 +138,23 @@ class GroupRoom:
             effects += self._lobby(to=person)
         if others:
             joined = p.GroupPeerJoined(me.id, me.role, me.name, me.audio, me.video, me.screen, me.hand)
-            effects.append(Send(self._conns(others), joined))
+            effects.append(Send(connections_of(others), joined))
         effects += [SfuJoin(person.id), Attendance(self.id, person.key, person.name, "joined", self.clock())]
         return effects + self._sync()
 
     def _detach(self, person: Member, *, sync: bool = True) -> list[Effect]:
         """Take the person's connection out of the room and tell the others, the SFU and the register."""
         was_in_call, was_waiting = person.in_call, person.waiting
-        if person.connection is not None:
-            self._by_connection.pop(person.connection, None)
-        person.connection = None
+        self._drop(person)
         if not was_in_call:
             return self._lobby() if was_waiting else []
         self._rank.remove(person)
         self._shown.pop(person.id, None)
         person.published.clear()
-        others = self._conns(self._rank)
+        others = connections_of(self._rank)
         effects: list[Effect] = [Send(others, p.PeerLeft(person.id))] if others else []
         effects += [SfuLeave(person.id), Attendance(self.id, person.key, person.name, "left", self.clock())]
         return effects + self._sync() if sync else effects
-
-    def disconnect(self, connection: str) -> list[Effect]:
-        """The socket closed. Remember the person so that they can come back to the same place."""
-        person = self._by_connection.get(connection)
-        if person is None or self.ended:
-            self._by_connection.pop(connection, None)
-            return []
-        return self._detach(person)
-
-    def _forget(self, person: Member) -> list[Effect]:
-        effects = self._detach(person)
-        del self._by_key[person.key], self._by_id[person.id]
-        return effects
 
     # -- messages from a participant -------------------------------------------------------------------------
 
@@ -255,7 +200,7 @@ class GroupRoom:
         raise AssertionError(f"unhandled message type {msg.type}")
 
     def _to_others(self, person: Member, message: p.ServerMessage) -> list[Effect]:
-        others = self._conns(self._in_call(besides=person))
+        others = connections_of(self._in_call(besides=person))
         return [Send(others, message)] if others else []
 
     # -- moderation ------------------------------------------------------------------------------------------
@@ -291,7 +236,7 @@ class GroupRoom:
             target.video = False
         effects: list[Effect] = [
             Send((target.connection,), p.Moderated(action, moderator.id)),
-            Send(self._conns(self._rank), p.MediaState(target.id, target.audio, target.video)),
+            Send(connections_of(self._rank), p.MediaState(target.id, target.audio, target.video)),
         ]
         return effects + self._sync()
 
@@ -311,7 +256,7 @@ class GroupRoom:
         self.locked = locked
         effects: list[Effect] = [Send(self.connections, p.Locked(locked))]
         if not locked:
-            waiting = sorted((x for x in self._by_connection.values() if x.waiting), key=lambda x: x.since or 0)
+            waiting = sorted(self._waiting(), key=lambda x: x.since or 0)
             for person in waiting:
                 person.admitted = True
                 effects += self._enter(person, admitted=True)
@@ -321,16 +266,12 @@ class GroupRoom:
 
     def _end(self, actor: str) -> list[Effect]:
         """End the meeting: the register, ``ended`` to everyone, every connection closed."""
-        self.ended = True
-        everyone = self.connections
+        everyone = self._end_all()
         now = self.clock()
         effects: list[Effect] = [MeetingEnded(self.id, actor)]
         effects += [Attendance(self.id, x.key, x.name, "left", now) for x in self._rank]
         effects.append(Send(everyone, p.Ended("moderator_ended")))
         effects += [Close(c, CLOSE_NORMAL, "ended") for c in everyone]
-        for person in self._by_key.values():
-            person.connection = None
-        self._by_connection.clear()
         self._rank.clear()
         self._table, self._shown = {}, {}
         return effects

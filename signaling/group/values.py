@@ -1,4 +1,5 @@
-"""The values a :class:`signaling.group.room.GroupRoom` is made of: its members, and the effects it emits beyond
+"""The values a :class:`signaling.group.room.GroupRoom` is made of: its members (the shared
+:class:`~signaling.participants.Participant` and what a group room adds), and the effects it emits beyond
 sending and closing (what the hub asks of the SFU and of the attendance register; the hub carries them out in
 order)."""
 
@@ -13,6 +14,7 @@ from msgspec import Struct
 
 from signaling import protocol as p
 from signaling.effects import Close, Send
+from signaling.participants import Participant
 from signaling.sfu import Feed, Source
 
 
@@ -62,29 +64,18 @@ Effect = Send | Close | Route | SfuJoin | SfuLeave | ToSfu | MeetingEnded | Atte
 
 
 @dataclass(slots=True, eq=False)
-class Member:
-    id: str
-    key: str
-    name: str
-    moderator: bool
-    connection: str | None = None
-    admitted: bool = False  # may be in the call (entered, or was let in); False: waits while the room is locked
-    since: datetime | None = None  # when they started waiting
+class Member(Participant):
+    """A participant of a group room; the host is a moderator. ``since``: when they started waiting."""
+
     entered: int = 0  # order of entering the call
     spoke: int = 0  # when they last spoke (a counter; 0: not since entering)
-    audio: bool = True
-    video: bool = True
     screen: bool = False
     hand: bool = False
     published: set[Source] = field(default_factory=set)
 
     @property
-    def in_call(self) -> bool:
-        return self.connection is not None and (self.admitted or self.moderator)
-
-    @property
-    def waiting(self) -> bool:
-        return self.connection is not None and not self.in_call
+    def moderator(self) -> bool:
+        return self.host
 
     def peer(self) -> p.GroupPeer:
         role: p.GroupRole = "moderator" if self.moderator else "member"
