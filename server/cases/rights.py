@@ -159,13 +159,6 @@ async def citizen_accesses(ctx: Context, staff: Staff, email_or_phone: str) -> A
 
 
 ACCESS_COLUMNS = ("id", "at", "actor", "action", "object_type", "object_id", "case")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading quote."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def access_records(accesses: Accesses) -> list[dict[str, Any]]:

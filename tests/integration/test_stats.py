@@ -249,7 +249,7 @@ async def test_the_csv_is_safe_in_spreadsheets(client: TestClient[Any, Any]) -> 
 
 
 def test_formula_cells_are_quoted() -> None:
-    from web.views.stats import safe_cell
+    from web.csv_cells import safe_cell
 
     for text in ("=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"):
         assert safe_cell(text) == "'" + text

@@ -20,6 +20,7 @@ from server.auth import SessionInfo
 from server.cases import rights
 from server.cases.policy import Action
 from server.errors import InvalidInput
+from web.csv_cells import safe_cell
 from web.guard import checked_form, require_staff
 from web.render import page, see_other
 
@@ -112,7 +113,7 @@ def accesses_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(rights.ACCESS_COLUMNS)
     for row in rows:
-        writer.writerow([rights.safe_cell(row[k]) for k in rights.ACCESS_COLUMNS])
+        writer.writerow([safe_cell(row[k]) for k in rights.ACCESS_COLUMNS])
     return out.getvalue()
 
 

@@ -18,13 +18,13 @@ from server.cases import rights, stats
 from server.cases.policy import Action
 from server.keys import sessionmaker_key, settings_key
 from web import charts
+from web.csv_cells import safe_cell
 from web.forms import parse_date
 from web.guard import require_staff
 from web.i18n import negotiate, translate
 from web.render import page
 
 LONGEST_DAYS = 5 * 366
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LABELLED = {"mode", "booking_channel", "reason", "case_channel", "outcome", "risk_self", "risk_others"}
 
 
@@ -134,12 +134,6 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
 
 
 # -- the CSV export ------------------------------------------------------------------------------------------------
-
-
-def safe_cell(value: object) -> str:
-    """A cell a spreadsheet will not run as a formula: text starting with = + - @ tab or CR gets a leading '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def _share(value: float | None) -> str:
