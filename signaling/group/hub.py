@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from server import supervision
+from server import actors, supervision
 from server.errors import Forbidden, NotFound
 from server.identity import Identity
 from server.keys import sessionmaker_key, settings_key
@@ -270,10 +270,11 @@ class GroupHub(SocketHub):
             try:
                 if isinstance(item, MeetingEnded):
                     await supervision.end_meeting(sessionmaker, item.room, item.actor)
-                elif item.event == "joined":
-                    await supervision.joined(sessionmaker, item.room, _staff_id(item.key), item.at)
                 else:
-                    await supervision.left(sessionmaker, item.room, _staff_id(item.key), item.at)
+                    staff_id = actors.staff_id(item.key)
+                    assert staff_id is not None, "group sockets are staff only"
+                    record = supervision.joined if item.event == "joined" else supervision.left
+                    await record(sessionmaker, item.room, staff_id, item.at)
             except Exception:
                 log.exception("group register write failed", extra={"event": "group_write_failed"})
 
@@ -294,10 +295,6 @@ class GroupHub(SocketHub):
 
 
 group_hub_key = web.AppKey("group_hub", GroupHub)
-
-
-def _staff_id(key: str) -> str:
-    return key.removeprefix("staff:")
 
 
 def setup_group_hub(app: web.Application) -> None:
