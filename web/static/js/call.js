@@ -3,6 +3,8 @@
 // Events: 'state' (detail {state: 'connecting' | 'connected' | 'reconnecting'}), 'remote-media' (detail {audio,
 // video}), 'track' (detail {stream}).
 
+import { LocalMedia } from './media.js';
+
 const BAD_GRACE_MS = 2000; // "disconnected" this long counts as trouble
 const RESTART_WAIT_MS = 4000; // an ICE restart gets this long before a fresh peer connection
 const FRESH_WAIT_MS = 6000; // a fresh peer connection gets this long before the next one
@@ -13,7 +15,7 @@ function sessionId(sdp) {
   return match ? match[1] : '';
 }
 
-export class Call extends EventTarget {
+export class Call extends LocalMedia {
   constructor({ signaling, role, stream }) {
     super();
     this.signaling = signaling;
@@ -260,44 +262,10 @@ export class Call extends EventTarget {
     this.emit('state', { state });
   }
 
-  // ---- local media ---------------------------------------------------------------------------------------
+  // ---- local media (media.js): a new camera track goes on the peer connection --------------------------------
 
-  track(kind) {
-    return this.stream.getTracks().find((t) => t.kind === kind) || null;
-  }
-
-  get audioOn() {
-    const track = this.track('audio');
-    return !!track && track.enabled;
-  }
-
-  get videoOn() {
-    const track = this.track('video');
-    return !!track && track.enabled && track.readyState === 'live';
-  }
-
-  setAudio(on) {
-    const track = this.track('audio');
-    if (track) track.enabled = on;
-    this.sendMedia();
-  }
-
-  /** Camera off stops the camera itself (its light goes off); on asks for it again. */
-  async setVideo(on) {
-    const old = this.track('video');
-    if (!on) {
-      if (old) {
-        old.stop();
-        this.stream.removeTrack(old);
-      }
-      await this.replace('video', null);
-    } else if (!old) {
-      const got = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } } });
-      const track = got.getVideoTracks()[0];
-      this.stream.addTrack(track);
-      await this.replace('video', track);
-    }
-    this.sendMedia();
+  async sendVideo(track) {
+    await this.replace('video', track);
   }
 
   async replace(kind, track) {
@@ -311,9 +279,5 @@ export class Call extends EventTarget {
       if (this.role === 'operator') this.act(true);
       else if (this.peerId) this.signaling.send('renegotiate', { to: this.peerId });
     }
-  }
-
-  sendMedia() {
-    this.signaling.send('media', { audio: this.audioOn, video: this.videoOn });
   }
 }

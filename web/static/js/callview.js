@@ -1,5 +1,5 @@
 // The call on screen: videos, status, quality, the peer's microphone/camera state, the controls and the chat.
-import { Chat } from './chat.js';
+import { Chat, wireChatToggle } from './chat.js';
 import { say, t } from './i18n.js';
 import { watchQuality } from './quality.js';
 
@@ -96,17 +96,7 @@ export function mountCall(root, call, { onHangup }) {
     showRemote();
     showControls();
   });
-  const chatButton = button('chat');
-  chatButton.addEventListener('click', () => {
-    const open = chatPanel.hidden;
-    chatPanel.hidden = !open;
-    chatButton.setAttribute('aria-expanded', String(open));
-    chatButton.classList.remove('unread');
-    if (open) chatPanel.querySelector('input').focus();
-  });
-  chatPanel.addEventListener('chat-line', (event) => {
-    if (event.detail.who === 'them' && chatPanel.hidden) chatButton.classList.add('unread');
-  });
+  wireChatToggle(button('chat'), chatPanel);
   button('hangup').addEventListener('click', () => onHangup());
 
   status.dataset.state = call.state;

@@ -1,4 +1,5 @@
-// The ephemeral chat: lines live only in this page's memory (never stored, not even in localStorage).
+// The ephemeral chat: lines live only in this page's memory (never stored, not even in localStorage); the
+// button that shows and hides its panel.
 import { say, t } from './i18n.js';
 
 const MAX = 2000;
@@ -58,4 +59,18 @@ export class Chat {
   clear() {
     this.log.replaceChildren();
   }
+}
+
+/** The chat button: shows and hides the panel, and is marked unread when a line comes while the panel is hidden. */
+export function wireChatToggle(button, panel) {
+  button.addEventListener('click', () => {
+    const open = panel.hidden;
+    panel.hidden = !open;
+    button.setAttribute('aria-expanded', String(open));
+    button.classList.remove('unread');
+    if (open) panel.querySelector('input').focus();
+  });
+  panel.addEventListener('chat-line', (event) => {
+    if (event.detail.who === 'them' && panel.hidden) button.classList.add('unread');
+  });
 }

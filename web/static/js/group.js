@@ -2,7 +2,7 @@
 // peer connection to the SFU; tiles, screen share, raised hand, ephemeral chat; moderators also get the waiting
 // list, lock, per-participant mute / stop camera / remove, and end for everyone.
 // The page gives: #group[data-room, data-ws, data-name, data-moderator, data-url]. Tests read window.ascoltoGroup.
-import { Chat } from './chat.js';
+import { Chat, wireChatToggle } from './chat.js';
 import { DeviceCheck } from './devicecheck.js';
 import { GroupCall } from './groupcall.js';
 import { GroupSignaling } from './groupsignaling.js';
@@ -186,18 +186,7 @@ button('hand').addEventListener('click', () => {
   if (state.me) tiles.update(state.me, { hand: state.hand });
   showControls();
 });
-const chatButton = button('chat');
-const chatPanel = document.getElementById('chat-panel');
-chatButton.addEventListener('click', () => {
-  const open = chatPanel.hidden;
-  chatPanel.hidden = !open;
-  chatButton.setAttribute('aria-expanded', String(open));
-  chatButton.classList.remove('unread');
-  if (open) chatPanel.querySelector('input').focus();
-});
-chatPanel.addEventListener('chat-line', (event) => {
-  if (event.detail.who === 'them' && chatPanel.hidden) chatButton.classList.add('unread');
-});
+wireChatToggle(button('chat'), document.getElementById('chat-panel'));
 button('leave').addEventListener('click', () => leave());
 button('leave-waiting').addEventListener('click', () => leave());
 

@@ -5,6 +5,8 @@
 // once we have answered. Every step on the peer connection runs in one queue, so none interleave.
 // Events: 'feeds' (detail: [{from, source, track}]), 'state' (detail {state}: the connection state).
 
+import { LocalMedia } from './media.js';
+
 const SFU = 'sfu';
 const BUSY_WAIT_MS = 2500; // after negotiation_busy, how long the SFU's own offer gets to arrive
 const FAILED_WAIT_MS = 2000; // a failed connection gets an ICE restart after this long
@@ -35,7 +37,7 @@ export function keepExtensionIds(sdp, current) {
   return sdp.replace(/^a=extmap:(\d+)((?:\/\w+)?) (\S+)/gm, (line, id, direction, uri) => `a=extmap:${idFor(uri)}${direction} ${uri}`);
 }
 
-export class GroupCall extends EventTarget {
+export class GroupCall extends LocalMedia {
   constructor({ signaling, stream }) {
     super();
     this.signaling = signaling;
@@ -268,52 +270,19 @@ export class GroupCall extends EventTarget {
     this.emit('feeds', this.feeds());
   }
 
-  // ---- what we send ----------------------------------------------------------------------------------------
+  // ---- what we send (media.js): live tracks only; a new camera track goes to the camera's transceiver ----------
 
-  track(kind) {
-    return this.stream.getTracks().find((t) => t.kind === kind && t.readyState === 'live') || null;
+  counts(track) {
+    return track.readyState === 'live';
   }
 
-  get audioOn() {
-    const track = this.track('audio');
-    return !!track && track.enabled;
-  }
-
-  get videoOn() {
-    const track = this.track('video');
-    return !!track && track.enabled;
-  }
-
-  sendMedia() {
-    this.signaling.send('media', { audio: this.audioOn, video: this.videoOn });
-  }
-
-  setAudio(on) {
-    const track = this.track('audio');
-    if (track) track.enabled = on;
-    this.sendMedia();
-  }
-
-  /** Camera off stops the camera (its light goes off); on asks for it again. */
-  async setVideo(on) {
-    const old = this.track('video');
-    if (!on && old) {
-      old.stop();
-      this.stream.removeTrack(old);
-      if (this.cam) await this.cam.sender.replaceTrack(null);
-    } else if (on && !old) {
-      const got = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 640 }, height: { ideal: 480 } } });
-      const track = got.getVideoTracks()[0];
-      this.stream.addTrack(track);
-      if (this.cam) {
-        await this.cam.sender.replaceTrack(track);
-        if (!this.cam.direction.startsWith('send')) {
-          this.cam.direction = 'sendrecv'; // joined without a camera: publishing needs a new offer
-          this.negotiate();
-        }
-      }
+  async sendVideo(track, old) {
+    if (!this.cam || (!track && !old)) return;
+    await this.cam.sender.replaceTrack(track);
+    if (track && !this.cam.direction.startsWith('send')) {
+      this.cam.direction = 'sendrecv'; // joined without a camera: publishing needs a new offer
+      this.negotiate();
     }
-    this.sendMedia();
   }
 
   get sharing() {
