@@ -14,13 +14,13 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from typing import NoReturn
 
 from aiohttp import web
 
 from server.cases.alerts import RiskAlert, alerted_roles, risk_notifier_key
 from server.identity import Identity
 from signaling import protocol as p
-from signaling.connection import Connection, send_error
 from signaling.sockets import SocketHub, add_endpoint
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,11 @@ class Alert:
 
     def serialise(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
+
+
+def _refuse(text: str) -> NoReturn:
+    """Whatever a client sends on ``/ws/alerts`` is answered with ``unknown_type``."""
+    raise p.ProtocolError("unknown_type", "this socket only sends alerts")
 
 
 class AlertHub(SocketHub):
@@ -62,8 +67,7 @@ class AlertHub(SocketHub):
         log.info("alerts handshake refused", extra={"event": "ws_alerts_role", "status": 403})
         return web.json_response({"error": "forbidden"}, status=403)
 
-    async def on_text(self, conn: Connection, text: str) -> None:
-        send_error(conn, "unknown_type", "this socket only sends alerts", None)
+    parse = staticmethod(_refuse)  # so on_message is never called
 
     def high_risk(self, alert: RiskAlert) -> int:
         """:class:`~server.cases.alerts.RiskNotifier`: a high-risk alert to every open socket."""

@@ -1,9 +1,10 @@
 """The socket base of ``/ws``, ``/ws/group`` and ``/ws/alerts``: what every signaling endpoint does alike.
 
 :class:`SocketHub` holds the life of a socket: the handshake (Origin, identity, staff only, the endpoint's own
-admission rule), the caps, registration, the read loop (rate limit, binary frames closed with 1003, error frames),
-detaching, and the 1001 GOING_AWAY close at shutdown. A hub subclass keeps only its message handling
-(:meth:`SocketHub.on_text`) and what a socket leaves behind (:meth:`SocketHub.on_detach`).
+admission rule), the caps, registration, the read loop (rate limit, parsing, the error replies to an invalid message
+and to one that failed, binary frames closed with 1003, error frames), detaching, and the 1001 GOING_AWAY close at
+shutdown. A hub subclass keeps only what its messages do (:meth:`SocketHub.on_message`, with :attr:`SocketHub.parse`
+if it accepts fewer than the protocol's) and what a socket leaves behind (:meth:`SocketHub.on_detach`).
 
 One :class:`~signaling.caps.Sockets` registry per application counts the sockets of all three endpoints against
 the caps and is what the revocation sweeper (:func:`sockets_ctx`) checks: every ``SWEEP_SECONDS`` it asks the
@@ -28,8 +29,8 @@ from server.origins import origin_allowed
 from server.settings import Settings
 from signaling import protocol as p
 from signaling.caps import Sockets, sockets_key
-from signaling.connection import CLOSE_GOING_AWAY, CLOSE_UNSUPPORTED, MAX_FRAME, Connection, refuse
-from signaling.effects import CLOSE_REPLACED
+from signaling.connection import CLOSE_GOING_AWAY, CLOSE_UNSUPPORTED, MAX_FRAME, Connection, refuse, send_error
+from signaling.effects import CLOSE_REPLACED, Close, Send
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +66,13 @@ async def handshake(request: web.Request, settings: Settings, *, staff_only: boo
 
 class SocketHub:
     """The sockets of one endpoint in this process. Subclasses set :attr:`path` (and :attr:`staff_only`) and
-    implement :meth:`on_text`; :meth:`admits` and :meth:`on_detach` are hooks."""
+    implement :meth:`on_message`; :attr:`parse`, :meth:`admits` and :meth:`on_detach` are hooks, and
+    :meth:`deliver` carries a room's messages and closes to the sockets."""
 
     staff_only: ClassVar[bool] = False
+    # A text frame -> a message: the protocol's parser, or a stricter one. The ProtocolError it raises is answered
+    # with an error frame, and the socket keeps serving. A plain function, called without a further coroutine.
+    parse = staticmethod(p.parse)
     path: ClassVar[p.Socket]  # the endpoint's path (the protocol's name of the socket), in logs and routes
 
     def __init__(self, app: web.Application) -> None:
@@ -86,8 +91,9 @@ class SocketHub:
         """This endpoint's own refusal of an authenticated identity (answered before upgrading), or None."""
         return None
 
-    async def on_text(self, conn: Connection, text: str) -> None:
-        """One text frame within the rate limit."""
+    async def on_message(self, conn: Connection, msg: p.ClientMessage) -> None:
+        """One message, parsed from a text frame within the rate limit. An exception is answered with
+        ``server_error`` (and logged)."""
         raise NotImplementedError
 
     async def on_detach(self, conn: Connection) -> None:
@@ -124,17 +130,30 @@ class SocketHub:
         return ws
 
     async def _read(self, conn: Connection) -> None:
-        on_text, limit = self.on_text, conn.limit
-        async for msg in conn.ws:
-            if msg.type is _TEXT:
+        """Every frame until the socket closes. A text frame within the rate limit is parsed and handed to
+        :meth:`on_message`: this is the hot path (every relayed offer, answer and candidate), hence one coroutine."""
+        parse, on_message, limit = self.parse, self.on_message, conn.limit
+        async for frame in conn.ws:
+            if frame.type is _TEXT:
                 allowed = limit.check()
-                if allowed:
-                    await on_text(conn, msg.data)
-                else:
+                if not allowed:
                     refuse(conn, flooding=allowed is None)
-            elif msg.type is _BINARY:
+                    continue
+                try:
+                    msg = parse(frame.data)
+                except p.ProtocolError as exc:
+                    send_error(conn, exc.code, exc.message, exc.ref)
+                    continue
+                try:
+                    await on_message(conn, msg)
+                except Exception:
+                    log.exception(
+                        "signaling message failed", extra={"event": "ws_failure", "path": self.path, "room": conn.room}
+                    )
+                    send_error(conn, "server_error", "the server could not handle that message", msg.type)
+            elif frame.type is _BINARY:
                 conn.close_soon(CLOSE_UNSUPPORTED, "text frames only")
-            elif msg.type is _ERROR:
+            elif frame.type is _ERROR:
                 # aiohttp has already closed the socket, e.g. with 1009 for a frame over MAX_FRAME.
                 log.info(
                     "signaling socket error", extra={"event": "ws_error", "path": self.path, "code": conn.ws.close_code}
@@ -149,6 +168,24 @@ class SocketHub:
             await self.on_detach(conn)
         finally:
             await conn.stop()
+
+    # -- what rooms send -------------------------------------------------------------------------------------
+
+    def deliver(self, effect: Send | Close) -> None:
+        """Hand a room's message or close to the sockets of this process it is addressed to (serialised once)."""
+        connections = self._connections
+        if isinstance(effect, Send):
+            text: str | None = None
+            for target in effect.to:
+                conn = connections.get(target)
+                if conn is not None:
+                    if text is None:
+                        text = p.serialise(effect.message)
+                    conn.send(text)
+        else:
+            conn = connections.get(effect.connection)
+            if conn is not None:
+                conn.close_soon(effect.code, effect.reason)
 
     # -- shutdown --------------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from server.errors import Forbidden, NotFound
 from server.identity import Identity, RoomEnded, grant
 from server.keys import sessionmaker_key
 from signaling import protocol as p
-from signaling.bus import Bus, Event, InProcessBus, Subscription
+from signaling.bus import Bus, InProcessBus, Subscription
 from signaling.connection import Connection, send_error
 from signaling.consultation.room import Effect, MarkEnded, Room
 from signaling.effects import Close, Send
@@ -47,38 +47,29 @@ class Hub(SocketHub):
 
     # -- messages --------------------------------------------------------------------------------------------
 
-    async def on_text(self, conn: Connection, text: str) -> None:
-        """One text frame within the rate limit: parsing, then the room's policy and its effects.
+    async def on_message(self, conn: Connection, msg: p.ClientMessage) -> None:
+        """One message: the room's policy and its effects.
 
         This is the hot path (every relayed offer, answer and candidate), hence one coroutine rather than several.
         """
-        try:
-            msg = p.parse(text)
-        except p.ProtocolError as exc:
-            send_error(conn, exc.code, exc.message, exc.ref)
+        if msg.type == "join":
+            await self._join(conn, msg)
             return
-        try:
-            if msg.type == "join":
-                await self._join(conn, msg)
-                return
-            room = self._rooms.get(conn.room) if conn.room else None
-            if room is None:
-                send_error(conn, "not_in_room", "join a room first", msg.type)
-                return
-            effects = room.handle(conn.id, msg)
-            if msg.type == "leave":
-                conn.room = None
-            publish = self._bus.publish
-            for effect in effects:  # as _execute does, without a further coroutine on the hot path
-                if isinstance(effect, (Send, Close)):
-                    await publish(room.id, effect)
-                else:
-                    await self._mark_ended(effect)
-            if room.idle:
-                await self._forget_if_idle(room)
-        except Exception:
-            log.exception("signaling message failed", extra={"event": "ws_failure", "room": conn.room})
-            send_error(conn, "server_error", "the server could not handle that message", msg.type)
+        room = self._rooms.get(conn.room) if conn.room else None
+        if room is None:
+            send_error(conn, "not_in_room", "join a room first", msg.type)
+            return
+        effects = room.handle(conn.id, msg)
+        if msg.type == "leave":
+            conn.room = None
+        publish = self._bus.publish
+        for effect in effects:  # as _execute does, without a further coroutine on the hot path
+            if isinstance(effect, (Send, Close)):
+                await publish(room.id, effect)
+            else:
+                await self._mark_ended(effect)
+        if room.idle:
+            await self._forget_if_idle(room)
 
     async def _join(self, conn: Connection, msg: p.Join) -> None:
         if conn.room is not None:
@@ -114,7 +105,7 @@ class Hub(SocketHub):
         room = self._rooms.get(room_id)
         if room is not None:
             return room
-        subscription = await self._bus.subscribe(room_id, self._deliver)
+        subscription = await self._bus.subscribe(room_id, self.deliver)  # to the sockets of this process
         room = self._rooms.get(room_id)  # someone else may have opened it meanwhile
         if room is not None:
             await subscription.cancel()
@@ -140,22 +131,6 @@ class Hub(SocketHub):
     async def _mark_ended(self, effect: MarkEnded) -> None:
         log.info("signaling room ended", extra={"event": "ws_end", "room": effect.room})
         await consultations.end_consultation(self._app[sessionmaker_key], effect.room, actor=effect.actor)
-
-    def _deliver(self, event: Event) -> None:
-        """Bus subscriber: hand an event to the sockets of this process it is addressed to."""
-        connections = self._connections
-        if isinstance(event, Send):
-            text: str | None = None
-            for target in event.to:
-                conn = connections.get(target)
-                if conn is not None:
-                    if text is None:
-                        text = p.serialise(event.message)
-                    conn.send(text)
-        else:
-            conn = connections.get(event.connection)
-            if conn is not None:
-                conn.close_soon(event.code, event.reason)
 
     # -- shutdown --------------------------------------------------------------------------------------------
 

@@ -53,6 +53,14 @@ _GRANT_ERRORS = {
 }
 
 
+def _parse(text: str) -> p.ClientMessage:
+    """A frame of ``/ws/group``: only the messages group rooms use (:data:`signaling.protocol.GROUP_TYPES`)."""
+    msg = p.parse(text)
+    if msg.type not in p.GROUP_TYPES:
+        raise p.ProtocolError("unknown_type", "not a message of group rooms", msg.type)
+    return msg
+
+
 @dataclass
 class _Open:
     """A room of this process, its SFU updater and what it needs."""
@@ -96,30 +104,20 @@ class GroupHub(SocketHub):
 
     # -- messages --------------------------------------------------------------------------------------------
 
-    async def on_text(self, conn: Connection, text: str) -> None:
-        try:
-            msg = p.parse(text)
-        except p.ProtocolError as exc:
-            send_error(conn, exc.code, exc.message, exc.ref)
+    parse = staticmethod(_parse)
+
+    async def on_message(self, conn: Connection, msg: p.ClientMessage) -> None:
+        if isinstance(msg, p.Join):
+            await self._join(conn, msg)
             return
-        if msg.type not in p.GROUP_TYPES:
-            send_error(conn, "unknown_type", "not a message of group rooms", msg.type)
+        opened = self._rooms.get(conn.room) if conn.room else None
+        if opened is None:
+            send_error(conn, "not_in_room", "join a room first", msg.type)
             return
-        try:
-            if isinstance(msg, p.Join):
-                await self._join(conn, msg)
-                return
-            opened = self._rooms.get(conn.room) if conn.room else None
-            if opened is None:
-                send_error(conn, "not_in_room", "join a room first", msg.type)
-                return
-            if isinstance(msg, p.Leave):
-                conn.room = None
-            await self._execute(opened, opened.room.handle(conn.id, msg))
-            await self._forget_if_idle(opened)
-        except Exception:
-            log.exception("group message failed", extra={"event": "ws_failure", "room": conn.room})
-            send_error(conn, "server_error", "the server could not handle that message", msg.type)
+        if isinstance(msg, p.Leave):
+            conn.room = None
+        await self._execute(opened, opened.room.handle(conn.id, msg))
+        await self._forget_if_idle(opened)
 
     async def _join(self, conn: Connection, msg: p.Join) -> None:
         if conn.room is not None:
@@ -171,12 +169,8 @@ class GroupHub(SocketHub):
         """Carry out a room's effects in order (the SFU's and the database's work is awaited or queued)."""
         room = opened.room
         for effect in effects:
-            if isinstance(effect, Send):
-                self._send(effect)
-            elif isinstance(effect, Close):
-                conn = self._connections.get(effect.connection)
-                if conn is not None:
-                    conn.close_soon(effect.code, effect.reason)
+            if isinstance(effect, Send | Close):
+                self.deliver(effect)
             elif isinstance(effect, Route):
                 self._route_soon(opened)
             elif isinstance(effect, SfuJoin):
@@ -191,14 +185,6 @@ class GroupHub(SocketHub):
                     await self._sfu.close_room(room.id)
             else:
                 raise AssertionError(f"unknown effect {effect!r}")
-
-    def _send(self, effect: Send) -> None:
-        text: str | None = None
-        for target in effect.to:
-            conn = self._connections.get(target)
-            if conn is not None:
-                text = text or p.serialise(effect.message)
-                conn.send(text)
 
     async def _to_sfu(self, opened: _Open, effect: ToSfu) -> None:
         msg, room = effect.message, opened.room
@@ -229,7 +215,7 @@ class GroupHub(SocketHub):
                     effects = opened.room.speaking(event.participant, event.level)
                 for effect in effects:
                     if isinstance(effect, Send):
-                        self._send(effect)
+                        self.deliver(effect)
                     elif isinstance(effect, Route):
                         self._route_soon(opened)
                 return
