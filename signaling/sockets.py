@@ -26,6 +26,7 @@ from server.client_address import client_address
 from server.identity import Identity, Standing, identify, standings
 from server.keys import sessionmaker_key, settings_key
 from server.origins import origin_allowed
+from server.periodic import running
 from server.settings import Settings
 from signaling import protocol as p
 from signaling.caps import Sockets, sockets_key
@@ -232,24 +233,24 @@ def add_endpoint(
 
 
 async def sockets_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The application's socket registry and its revocation sweeper (before the hubs in the cleanup contexts)."""
+    """The application's socket registry and its revocation sweeper, every ``SWEEP_SECONDS`` from one interval after
+    the start (before the hubs in the cleanup contexts)."""
     sockets = app[sockets_key] = Sockets(app[settings_key])
-    sweeper = asyncio.create_task(_sweep_loop(app, sockets), name="ws-revocation-sweeper")
-    yield
-    sweeper.cancel()
-    await asyncio.gather(sweeper, return_exceptions=True)
-    sockets.refusals.flush(force=True)
-
-
-async def _sweep_loop(app: web.Application, sockets: Sockets) -> None:
     ending: set[str] = set()
-    while True:
-        await asyncio.sleep(SWEEP_SECONDS)
+
+    async def sweep_once() -> None:
+        nonlocal ending
         sockets.refusals.flush()
         try:
             ending = await sweep(app, sockets, ending)
-        except Exception:
+        except Exception:  # logged here, with its traceback and event name, rather than by periodic()
             log.exception("signaling revocation sweep failed", extra={"event": "ws_sweep_failed"})
+
+    async with running(
+        "ws-revocation-sweeper", "signaling revocation sweep", SWEEP_SECONDS, sweep_once, at_start=False
+    ):
+        yield
+    sockets.refusals.flush(force=True)
 
 
 async def sweep(app: web.Application, sockets: Sockets, ending: set[str]) -> set[str]:
