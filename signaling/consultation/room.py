@@ -17,9 +17,8 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from msgspec import Struct
 
@@ -62,7 +61,7 @@ class Room(Participants[Party, Effect]):
     def __init__(
         self,
         id: str,
-        ice_servers: tuple[Mapping[str, Any], ...] = (),
+        ice_servers: tuple[p.IceServer, ...] = (),
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[], str] = random_id,
     ) -> None:

@@ -34,7 +34,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from signaling import protocol as p
 from signaling.effects import CLOSE_NORMAL, Close, Send
@@ -63,7 +62,7 @@ class GroupRoom(Participants[Member, Effect]):
         id: str,
         *,
         last_n: int = 6,
-        ice_servers: tuple[Mapping[str, Any], ...] = (),
+        ice_servers: tuple[p.IceServer, ...] = (),
         clock: Callable[[], datetime] = utcnow,
         new_id: Callable[[], str] = random_id,
     ) -> None:

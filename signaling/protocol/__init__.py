@@ -28,7 +28,6 @@ import operator
 import re
 from collections.abc import Iterator
 from functools import lru_cache
-from typing import Any
 
 import msgspec
 from msgspec import UNSET
@@ -46,6 +45,7 @@ from signaling.protocol.messages import (
     Candidate,
     ClientMessageBase,
     IceCandidate,
+    IceCandidateInit,
     Message,
     Offer,
     SharedClientMessage,
@@ -199,11 +199,11 @@ def _from(sender: str) -> str:
     return '{"from":' + _encode(sender).decode() + ","
 
 
-def ice_init(candidate: IceCandidate | None) -> dict[str, Any] | None:
+def ice_init(candidate: IceCandidate | None) -> IceCandidateInit | None:
     """A parsed candidate as an ``RTCIceCandidateInit`` dict (what an SFU takes), or None: end of candidates."""
     if candidate is None:
         return None
-    out: dict[str, Any] = {
+    out: IceCandidateInit = {
         "candidate": candidate.candidate,
         "sdpMid": candidate.sdpMid,
         "sdpMLineIndex": candidate.sdpMLineIndex,
@@ -215,7 +215,7 @@ def ice_init(candidate: IceCandidate | None) -> dict[str, Any] | None:
 
 def _relay_anew(msg: Relay) -> str:
     inner = msg.message
-    out: dict[str, Any] = {"v": VERSION, "type": inner.type, "from": msg.sender}
+    out: dict[str, object] = {"v": VERSION, "type": inner.type, "from": msg.sender}
     if isinstance(inner, Offer | Answer):
         out["sdp"] = inner.sdp
     elif isinstance(inner, Candidate):

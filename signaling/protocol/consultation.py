@@ -4,8 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from msgspec import Struct
 
@@ -14,6 +13,7 @@ from signaling.protocol.messages import (
     Answer,
     Candidate,
     ClientMessageBase,
+    IceServer,
     Id,
     Message,
     Offer,
@@ -63,7 +63,7 @@ class Welcome(ServerMessageBase, frozen=True):
     room: str
     state: State
     peers: tuple[Peer, ...]
-    ice_servers: tuple[Mapping[str, Any], ...] = ()
+    ice_servers: tuple[IceServer, ...] = ()
 
 
 class Admitted(ServerMessageBase, frozen=True):

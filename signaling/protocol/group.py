@@ -11,12 +11,20 @@ own here: server messages are only encoded, so two structs may share a ``type``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, ClassVar, Final, Literal
+from typing import ClassVar, Final, Literal
 
 from msgspec import Struct, field
 
-from signaling.protocol.messages import GROUP, ClientMessageBase, Id, Message, ServerMessageBase, State
+from signaling.protocol.messages import (
+    GROUP,
+    ClientMessageBase,
+    IceCandidateInit,
+    IceServer,
+    Id,
+    Message,
+    ServerMessageBase,
+    State,
+)
 
 GroupRole = Literal["moderator", "member"]
 FeedSource = Literal["audio", "camera", "screen"]  # the SFU's Source (signaling.sfu), spelled out for the wire
@@ -101,7 +109,7 @@ class GroupWelcome(ServerMessageBase, frozen=True):
     state: State
     peers: tuple[GroupPeer, ...]
     locked: bool
-    ice_servers: tuple[Mapping[str, Any], ...] = ()
+    ice_servers: tuple[IceServer, ...] = ()
 
 
 class GroupAdmitted(ServerMessageBase, frozen=True):
@@ -203,7 +211,7 @@ class SfuCandidate(ServerMessageBase, frozen=True, kw_only=True):
     type: ClassVar[Literal["candidate"]] = "candidate"
     sockets = (GROUP,)
     sender: Literal["sfu"] = field(name="from", default=SFU)
-    candidate: Mapping[str, Any] | None
+    candidate: IceCandidateInit | None
 
 
 GroupServerMessage = (

@@ -15,8 +15,9 @@ is ``docs/signaling.md``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, Required, TypedDict
 
 from msgspec import UNSET, Meta, Raw, Struct, StructMeta, UnsetType, field
 
@@ -38,6 +39,17 @@ Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 Sdp = Annotated[str, Meta(min_length=1, max_length=MAX_SDP)]
 ChatText = Annotated[str, Meta(min_length=1, max_length=MAX_CHAT)]
 ShortText = Annotated[str, Meta(max_length=MAX_ID)]
+
+IceServer = Mapping[str, object]  # an RTCIceServer dictionary (urls, username, credential), as configured
+
+
+class IceCandidateInit(TypedDict, total=False):
+    """An ``RTCIceCandidateInit`` dictionary (W3C names), as an SFU takes and gives it."""
+
+    candidate: Required[str]
+    sdpMid: str | None
+    sdpMLineIndex: int | None
+    usernameFragment: str
 
 
 def iso(moment: datetime) -> str:

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Literal, NamedTuple
+
+from signaling.protocol import IceCandidateInit
 
 Source = Literal["audio", "camera", "screen"]
 
@@ -39,7 +41,7 @@ class CandidateOut(NamedTuple):
     """An ICE candidate of the SFU for ``participant`` (an ``RTCIceCandidateInit`` dict; None: end of candidates)."""
 
     participant: str
-    candidate: Mapping[str, Any] | None
+    candidate: IceCandidateInit | None
 
 
 class TracksOut(NamedTuple):
@@ -103,7 +105,7 @@ class Sfu(abc.ABC):
         the SFU's offer. Raises :class:`SfuError` for an SDP the SFU cannot use."""
 
     @abc.abstractmethod
-    async def candidate(self, room: str, participant: str, candidate: Mapping[str, Any] | None) -> None:
+    async def candidate(self, room: str, participant: str, candidate: IceCandidateInit | None) -> None:
         """An ICE candidate of the client (None: end of candidates). Raises :class:`SfuError` if malformed."""
 
     @abc.abstractmethod

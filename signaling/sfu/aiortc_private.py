@@ -32,18 +32,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import cast
 
 import aiortc
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.codecs import is_rtx
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpHeaderExtensionParameters, RTCRtpReceiveParameters
+from aiortc.rtp import RtpPacket
 from aiortc.sdp import SessionDescription
 
 SUPPORTED_AIORTC = (">=1.16", "<1.17")
 
 FrameCallback = Callable[[RTCRtpCodecParameters, JitterFrame], None]
+RtpHandler = Callable[
+    [RtpPacket, int], Coroutine[object, object, None]
+]  # RTCRtpReceiver._handle_rtp_packet(packet, arrival_time_ms)
 
 
 def _version(text: str) -> tuple[int, ...]:
@@ -79,18 +83,19 @@ class _FrameSink:
     def __init__(self, on_frame: FrameCallback, on_end: Callable[[], None]) -> None:
         self.on_frame, self.on_end = on_frame, on_end
 
-    def put(self, item: tuple[RTCRtpCodecParameters, JitterFrame] | None, *args: Any) -> None:
+    def put(self, item: tuple[RTCRtpCodecParameters, JitterFrame] | None, *args: object) -> None:
         if item is None:
             self.on_end()
         else:
             self.on_frame(*item)
 
 
-def _get(receiver: RTCRtpReceiver, name: str) -> Any:
-    return getattr(receiver, f"_RTCRtpReceiver__{name}")
+def _get(receiver: RTCRtpReceiver, name: str) -> object:
+    value: object = getattr(receiver, f"_RTCRtpReceiver__{name}")
+    return value
 
 
-def _set(receiver: RTCRtpReceiver, name: str, value: Any) -> None:
+def _set(receiver: RTCRtpReceiver, name: str, value: object) -> None:
     setattr(receiver, f"_RTCRtpReceiver__{name}", value)
 
 
@@ -119,16 +124,20 @@ def capture_encoded_frames(
     if receiver_started(receiver):
         raise RuntimeError("the receiver has already started")
     _set(receiver, "decoder_queue", _FrameSink(on_frame, on_end))
-    receiver.receive = _receive_without_decoder(receiver)  # type: ignore[method-assign]
-    receiver._handle_rtp_packet = _wrap_rtp_handler(receiver, on_audio_level)  # type: ignore[method-assign]
+    # Functions set on the instance, which mypy checks against the methods' signatures (with self).
+    receiver.receive = _receive_without_decoder(receiver)  # type: ignore[method-assign, assignment]
+    receiver._handle_rtp_packet = _wrap_rtp_handler(receiver, on_audio_level)  # type: ignore[method-assign, assignment]
 
 
-def _receive_without_decoder(receiver: RTCRtpReceiver) -> Callable[..., Coroutine[Any, Any, None]]:
+def _receive_without_decoder(
+    receiver: RTCRtpReceiver,
+) -> Callable[[RTCRtpReceiveParameters], Coroutine[object, object, None]]:
     async def receive(parameters: RTCRtpReceiveParameters) -> None:
         # aiortc 1.16's RTCRtpReceiver.receive, minus the decoder thread.
         if receiver_started(receiver):
             return
-        codecs, rtx_ssrc = _get(receiver, "codecs"), _get(receiver, "rtx_ssrc")
+        codecs = cast("dict[int | None, RTCRtpCodecParameters]", _get(receiver, "codecs"))
+        rtx_ssrc = cast("dict[int, int]", _get(receiver, "rtx_ssrc"))
         for codec in parameters.codecs:
             codecs[codec.payloadType] = codec
         for encoding in parameters.encodings:
@@ -142,10 +151,10 @@ def _receive_without_decoder(receiver: RTCRtpReceiver) -> Callable[..., Coroutin
     return receive
 
 
-def _wrap_rtp_handler(receiver: RTCRtpReceiver, on_audio_level: Callable[[int], None] | None) -> Any:
+def _wrap_rtp_handler(receiver: RTCRtpReceiver, on_audio_level: Callable[[int], None] | None) -> RtpHandler:
     original = receiver._handle_rtp_packet
 
-    async def handle(packet: Any, arrival_time_ms: int) -> None:
+    async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         if _get(receiver, "decoder_thread") is None:
             _set(receiver, "decoder_thread", _NO_DECODER_THREAD)  # re-armed after an RTCP BYE
         level = packet.extensions.audio_level
@@ -161,7 +170,7 @@ def discard_rtp(receiver: RTCRtpReceiver, on_packet: Callable[[int], None]) -> N
     NACK, no RTCP feedback, no decoder. Call before it starts, as :func:`capture_encoded_frames`."""
     capture_encoded_frames(receiver, lambda codec, frame: None, lambda: None)
 
-    async def handle(packet: Any, arrival_time_ms: int) -> None:
+    async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
         on_packet(len(packet.payload))
 
     receiver._handle_rtp_packet = handle  # type: ignore[method-assign]
@@ -254,7 +263,8 @@ class _SessionTransceiver(RTCRtpTransceiver):
 
     @property
     def _codecs(self) -> list[RTCRtpCodecParameters]:
-        return self.__dict__["_codecs"]
+        codecs: list[RTCRtpCodecParameters] = self.__dict__["_codecs"]
+        return codecs
 
     @_codecs.setter
     def _codecs(self, value: list[RTCRtpCodecParameters]) -> None:
@@ -262,7 +272,8 @@ class _SessionTransceiver(RTCRtpTransceiver):
 
     @property
     def _headerExtensions(self) -> list[RTCRtpHeaderExtensionParameters]:
-        return self.__dict__["_headerExtensions"]
+        extensions: list[RTCRtpHeaderExtensionParameters] = self.__dict__["_headerExtensions"]
+        return extensions
 
     @_headerExtensions.setter
     def _headerExtensions(self, value: list[RTCRtpHeaderExtensionParameters]) -> None:

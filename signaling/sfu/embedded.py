@@ -12,10 +12,11 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Literal, Required, TypedDict, cast
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
+from signaling.protocol import IceCandidateInit, IceServer
 from signaling.sfu import EventHandler, Feed, Sfu, SfuError
 from signaling.sfu.forwarding import Publication
 from signaling.sfu.peer import Peer
@@ -29,12 +30,20 @@ class _Room:
     table: dict[str, frozenset[Feed]] = dataclasses.field(default_factory=dict)
 
 
-def ice_configuration(ice_servers: Sequence[Mapping[str, Any]]) -> RTCConfiguration:
+class _IceServerInit(TypedDict, total=False):
+    urls: Required[str | list[str]]
+    username: str
+    credential: str
+
+
+def ice_configuration(ice_servers: Sequence[IceServer]) -> RTCConfiguration:
     """An aiortc configuration with exactly these servers (never aiortc's default public STUN server), bundled."""
-    servers = [
-        RTCIceServer(urls=server["urls"], username=server.get("username"), credential=server.get("credential"))
-        for server in ice_servers
-    ]
+    servers = []
+    for server in ice_servers:
+        init = cast(_IceServerInit, server)  # the settings check that each has "urls"; aiortc takes them as they are
+        servers.append(
+            RTCIceServer(urls=init["urls"], username=init.get("username"), credential=init.get("credential"))
+        )
     return RTCConfiguration(iceServers=servers, bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
 
@@ -42,7 +51,7 @@ class EmbeddedSfu(Sfu):
     """:class:`~signaling.sfu.Sfu` on aiortc. ``ice_servers``: RTCIceServer-like dicts (``urls``, optional
     ``username`` and ``credential``) for the SFU's own candidates; empty: host candidates only."""
 
-    def __init__(self, ice_servers: Sequence[Mapping[str, Any]] = ()) -> None:
+    def __init__(self, ice_servers: Sequence[IceServer] = ()) -> None:
         self._ice_servers = tuple(dict(server) for server in ice_servers)
         ice_configuration(self._ice_servers)  # fail now on a malformed server, not at the first join
         self._rooms: dict[str, _Room] = {}
@@ -76,7 +85,7 @@ class EmbeddedSfu(Sfu):
         else:
             await peer.take_answer(sdp)
 
-    async def candidate(self, room: str, participant: str, candidate: Mapping[str, Any] | None) -> None:
+    async def candidate(self, room: str, participant: str, candidate: IceCandidateInit | None) -> None:
         await self._peer(room, participant).add_candidate(candidate)
 
     async def route(self, room: str, table: Mapping[str, frozenset[Feed]]) -> None:

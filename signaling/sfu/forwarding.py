@@ -20,6 +20,7 @@ from aiortc import RTCRtpReceiver
 from aiortc.jitterbuffer import JitterFrame
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+from av.stream import Stream
 
 from signaling.sfu import Feed
 from signaling.sfu import aiortc_private as private
@@ -44,7 +45,7 @@ class ForwardedTrack(MediaStreamTrack):
         self.publication: Publication | None = None
         self._clock_rate = CLOCK_RATES[kind]
         self._time_base = fractions.Fraction(1, self._clock_rate)
-        self._queue: collections.deque[av.Packet] = collections.deque()
+        self._queue: collections.deque[av.Packet[Stream]] = collections.deque()
         self._limit = VIDEO_QUEUE if kind == "video" else AUDIO_QUEUE
         self._ready = asyncio.Event()
         self._need_keyframe = kind == "video"
@@ -100,7 +101,7 @@ class ForwardedTrack(MediaStreamTrack):
         if self.publication is not None:
             self.publication.request_keyframe()
 
-    def _packet(self, frame: JitterFrame) -> av.Packet:
+    def _packet(self, frame: JitterFrame) -> av.Packet[Stream]:
         now = time.monotonic()
         if self._offset is None:
             # A new feed on this leg: continue from the last timestamp sent, by the time elapsed since.
@@ -115,7 +116,7 @@ class ForwardedTrack(MediaStreamTrack):
         packet.time_base = self._time_base
         return packet
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Stream]:
         if not self._reading:
             # The leg is up: the keyframe asked for at attach time may have been dropped while it was set up.
             self._reading = True

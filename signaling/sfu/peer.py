@@ -14,8 +14,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 from aiortc import (
     RTCConfiguration,
@@ -25,8 +24,9 @@ from aiortc import (
     RTCRtpTransceiver,
     RTCSessionDescription,
 )
-from aiortc.sdp import SessionDescription, candidate_from_sdp
+from aiortc.sdp import MediaDescription, SessionDescription, candidate_from_sdp
 
+from signaling.protocol import IceCandidateInit
 from signaling.sfu import (
     CandidateOut,
     EventHandler,
@@ -111,7 +111,7 @@ class Peer:
                 raise SfuError(f"unusable answer: {type(exc).__name__}") from exc
             await self._offer_if_wanted()
 
-    async def add_candidate(self, candidate: Mapping[str, Any] | None) -> None:
+    async def add_candidate(self, candidate: IceCandidateInit | None) -> None:
         if candidate is None or not candidate.get("candidate"):
             return  # aiortc's candidates are all in the SDP; end of candidates needs nothing
         try:
@@ -141,7 +141,7 @@ class Peer:
                 self.publications[source].on_end()
         return changed
 
-    def _client_media(self) -> Iterable[tuple[RTCRtpTransceiver, Any]]:
+    def _client_media(self) -> Iterable[tuple[RTCRtpTransceiver, MediaDescription]]:
         """The client's m-lines (with the transceiver aiortc made for each), in order; the SFU's slots left out."""
         ours = {slot.transceiver for slot in self.slots}
         description = SessionDescription.parse(self.pc.remoteDescription.sdp)
