@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from aiohttp import web
 
@@ -63,12 +63,11 @@ def _parse(text: str) -> p.ClientMessage:
 
 @dataclass
 class _Open:
-    """A room of this process, its SFU updater and what it needs."""
+    """A room of this process and its SFU updater."""
 
     room: GroupRoom
     dirty: bool = False  # the forwarding table changed since the updater last applied it
     updater: asyncio.Task[None] | None = None
-    moderators: set[str] = field(default_factory=set)
 
 
 class GroupHub(SocketHub):
