@@ -23,10 +23,9 @@ import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import Any
 
 import holidays
-from sqlalchemy import Select, String, bindparam, or_, select
+from sqlalchemy import Executable, String, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from scheduling import availability_rows as rows
@@ -121,7 +120,7 @@ async def day_inputs(
 
 
 @functools.cache
-def _service_statement() -> Select[Any]:
+def _service_statement() -> Executable:
     key = bindparam("key", type_=String)
     table = Service.__table__
     return select(*table.columns).where(or_(table.c.slug == key, table.c.id == key))
@@ -192,7 +191,7 @@ def public_holidays(subdivision: str, first: date, last: date) -> frozenset[date
 @functools.lru_cache(maxsize=128)
 def _holidays_of(subdivision: str, year: int) -> frozenset[date]:
     """One year's holidays: fixed by law, and building the calendar costs milliseconds, so it is built once."""
-    return frozenset(holidays.Italy(subdiv=subdivision or None, years=year))
+    return frozenset(holidays.country_holidays("IT", subdiv=subdivision or None, years=year))
 
 
 async def service_and_rules(db: AsyncSession, slug_or_id: str, day: date) -> tuple[Service, ServiceRules]:
@@ -200,8 +199,7 @@ async def service_and_rules(db: AsyncSession, slug_or_id: str, day: date) -> tup
     found = await rows.service_with_days(db, slug_or_id, day, day)
     if found is None:
         raise NotFound(f"no service {slug_or_id!r}")
-    columns, opening, extra_closures = found
-    service = Service(**columns)
+    service, opening, extra_closures = found
     return service, _rules(service, opening, extra_closures, day, day)
 
 

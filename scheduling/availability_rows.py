@@ -20,7 +20,9 @@ from sqlalchemy import (
     Executable,
     Integer,
     Numeric,
+    Row,
     Select,
+    SQLColumnExpression,
     String,
     any_,
     bindparam,
@@ -52,6 +54,10 @@ from server.models.scheduling import (
 
 Range = tuple[time, time]
 Weekly = dict[int, list[Range]]
+# Any: these hand-built statements and unions mix columns of several tables, and their rows are read by position
+Statement = Select[*tuple[Any, ...]]
+Rows = Sequence[Row[*tuple[Any, ...]]]
+Columns = Sequence[Any]  # a row, or a slice of one
 Absences = dict[str, dict[date, list[Range | None]]]  # None: the whole day
 Extra = dict[str, dict[date, list[Range]]]
 _K = TypeVar("_K")
@@ -69,7 +75,7 @@ def _disciplines(service: Service) -> set[str]:
     return {d.strip().casefold() for d in service.disciplines.split(",") if d.strip()}
 
 
-async def _run(db: AsyncSession, name: str, **params: Any) -> Sequence[Any]:
+async def _run(db: AsyncSession, name: str, **params: object) -> Rows:
     connection = await db.connection()
     result = await connection.execute(_statement(name, connection.dialect.name), params)
     return result.all()
@@ -145,7 +151,7 @@ def _among_ids(column: InstrumentedAttribute[str], dialect: str) -> ColumnElemen
     return column.in_(bindparam("ids", expanding=True))
 
 
-def _hours(among: Callable[[InstrumentedAttribute[str]], ColumnElement[bool]]) -> list[Select[Any]]:
+def _hours(among: Callable[[InstrumentedAttribute[str]], ColumnElement[bool]]) -> list[Statement]:
     """The branches of the "hours" union, for the staff ``among`` selects: (staff id, weekday, day, kind, starts,
     ends, starts_at, blocked_until), with weekly ranges (day NULL), overrides (day set) and active bookings
     (starts_at set)."""
@@ -169,10 +175,10 @@ def _hours(among: Callable[[InstrumentedAttribute[str]], ColumnElement[bool]]) -
     return [weekly, changes, busy]
 
 
-def _operators(dialect: str, *, summed: bool) -> Select[Any]:
+def _operators(dialect: str, *, summed: bool) -> Statement:
     """Eligible staff rows (``operator_id`` None: all); ``summed`` adds booked seconds (in the ``horizon_since``,
     ``horizon_until`` window) and an invited flag."""
-    columns: list[ColumnElement[Any] | InstrumentedAttribute[Any]] = [Staff.id, Staff.discipline, Staff.daily_cap]
+    columns: list[SQLColumnExpression[object]] = [Staff.id, Staff.discipline, Staff.daily_cap]
     if summed:
         seconds = select(func.sum(_whole_seconds(dialect))).where(Booking.operator_id == Staff.id, *_active("horizon_"))
         columns += [seconds.scalar_subquery(), exists().where(SeriesInvitee.staff_id == Staff.id)]
@@ -241,7 +247,7 @@ async def operators_of_day(
 
 async def service_with_days(
     db: AsyncSession, slug_or_id: str, first: date, last: date
-) -> tuple[dict[str, Any], Weekly, frozenset[date]] | None:
+) -> tuple[Service, Weekly, frozenset[date]] | None:
     """:func:`service_days` together with the service's own row (its columns by name), found by slug or id, in
     one round trip; None when there is no such service."""
     found = await _run(db, "service_rules", key=slug_or_id, first=first, last=last)
@@ -251,10 +257,10 @@ async def service_with_days(
     service = dict(found[0]._mapping)
     for name in ("weekday", "opens", "closes", "day"):
         service.pop(name)
-    return (service, *_days(row[width:] for row in found))
+    return (Service(**service), *_days(row[width:] for row in found))
 
 
-def _days(found: Iterable[Sequence[Any]]) -> tuple[Weekly, frozenset[date]]:
+def _days(found: Iterable[Columns]) -> tuple[Weekly, frozenset[date]]:
     """Opening ranges per weekday and closure days from "rules" rows (weekday, opens, closes, day)."""
     opening: Weekly = defaultdict(list)
     closed = set()
@@ -287,7 +293,7 @@ async def operator_rows(
     return _operator_rows(found)
 
 
-def _operator_rows(found: Iterable[Sequence[Any]]) -> OperatorRows:
+def _operator_rows(found: Iterable[Columns]) -> OperatorRows:
     """OperatorRows from "hours" rows."""
     weekly: dict[str, Weekly] = defaultdict(lambda: defaultdict(list))
     absences: Absences = defaultdict(lambda: defaultdict(list))
@@ -321,7 +327,7 @@ async def bookings(
     return [(operator, starts_at, blocked_until) for operator, starts_at, blocked_until in found]
 
 
-def _whole_seconds(dialect: str) -> ColumnElement[Any]:
+def _whole_seconds(dialect: str) -> ColumnElement[int]:
     """SQL for a booking's blocked seconds: ceil(blocked_until) - floor(starts_at), in epoch seconds."""
     if dialect == "postgresql":
         return func.ceil(func.extract("epoch", Booking.blocked_until)) - func.floor(

@@ -50,7 +50,8 @@ Sessionmaker = async_sessionmaker[AsyncSession]
 
 def backoff(attempts: int) -> timedelta:
     """The wait before the next try after ``attempts`` failures: 1, 2, 4, ... minutes, at most two hours."""
-    return min(BACKOFF_FIRST * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+    doublings: int = 2 ** max(attempts - 1, 0)
+    return min(BACKOFF_FIRST * doublings, BACKOFF_MAX)
 
 
 def _claimable(now: datetime) -> tuple[ColumnElement[bool], ...]:

@@ -8,7 +8,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from itertools import groupby
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 from aiohttp import web
 from alembic import command
@@ -82,7 +82,7 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 # A data-modifying statement (built once, its bound parameters not named ``r<n>_...``) and its parameters, written
 # with the rows of :func:`insert_now` and atomically with them.
-Along = tuple[UpdateBase, Mapping[str, Any]]
+Along = tuple[UpdateBase, Mapping[str, object]]
 
 
 async def insert_now(db: AsyncSession, *objects: Base, along: Along | None = None) -> None:
@@ -132,12 +132,12 @@ def _one_statement(shape: tuple[tuple[Table, tuple[str, ...]], ...], along: Upda
     return last.add_cte(*ctes)
 
 
-def _row(obj: Base) -> tuple[Table, dict[str, Any]]:
+def _row(obj: Base) -> tuple[Table, dict[str, object]]:
     """The table and column values of a new instance, its unset columns given their Python-side defaults (also
     on the instance, so that it knows its id)."""
     table, columns = _columns(type(obj))
     state = obj.__dict__
-    values = {}
+    values: dict[str, object] = {}
     for attr, key, default in columns:
         if attr not in state and default is not None:
             setattr(obj, attr, default.arg(None) if default.is_callable else default.arg)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 
 class SettingsError(ValueError):
@@ -39,7 +38,7 @@ def parse_hours(raw: str) -> tuple[int, ...]:
     return hours
 
 
-def parse_ice_servers(raw: str) -> tuple[dict[str, Any], ...]:
+def parse_ice_servers(raw: str) -> tuple[Mapping[str, object], ...]:
     """Either a JSON list of RTCIceServer dictionaries or a comma-separated list of URLs."""
     raw = raw.strip()
     if not raw:
@@ -59,9 +58,9 @@ STAFF_ROLES = frozenset({"operator", "supervisor", "switchboard", "coordinator"}
 class Setting:
     name: str
     type: str
-    default: Any
+    default: object
     help: str
-    parse: Callable[[str], Any]
+    parse: Callable[[str], object]
 
     @property
     def env(self) -> str:

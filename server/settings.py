@@ -31,7 +31,7 @@ class Settings:
     database_pool_size: int = 10
     public_url: str = ""
     allowed_origins: tuple[str, ...] = ()
-    ice_servers: tuple[dict[str, Any], ...] = ()
+    ice_servers: tuple[Mapping[str, object], ...] = ()
     service_name: str = "Ascolto"
     service_phone: str = "02 0202"
     emergency_number: str = "112"
@@ -70,10 +70,10 @@ class Settings:
     log_json: bool = True
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
         """Defaults, then ``ASCOLTO_*`` variables, then ``overrides`` (ignored when None)."""
         environ = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {}  # Any: each value has its own setting's type, known at run time only
         for setting in SETTINGS:
             raw = environ.get(setting.env)
             if raw is not None:
@@ -139,5 +139,5 @@ class Settings:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'ascolto.sqlite3').resolve()}"
 
-    def replace(self, **changes: Any) -> Settings:
+    def replace(self, **changes: Any) -> Settings:  # Any: each change has its own field's type
         return dataclasses.replace(self, **changes).validated()

@@ -35,11 +35,13 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import BindParameter
 
 from server.crypto import digest
 from server.errors import TooManyAttempts
@@ -157,7 +159,7 @@ class SqlThrottle:
             stale = table.last_at <= now - self._schedule.window
             await db.execute(delete(table).where(stale, or_(table.waits_until.is_(None), table.waits_until <= now)))
 
-    def _count(self, db: AsyncSession, limit: Limit, now: datetime) -> Any:
+    def _count(self, db: AsyncSession, limit: Limit, now: datetime) -> ReturningInsert[int]:
         """One statement: count an attempt under ``limit`` unless its key waits; RETURNING the count (no row
         when it waits). The new wait, if any, is chosen by the new count in SQL, so racers cannot skip it."""
         table = LoginThrottle
@@ -186,7 +188,7 @@ class SqlThrottle:
         return max(1, math.ceil(seconds))
 
 
-def _at(moment: datetime) -> Any:
+def _at(moment: datetime) -> BindParameter[datetime]:
     return literal(moment, UTCDateTime())
 
 

@@ -8,13 +8,13 @@ Nothing here (nor anywhere in the application) updates or deletes an audit row: 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from server import actors, audit
 from server.cases import records
@@ -38,6 +38,8 @@ from server.models import (
 )
 
 PAGE_SIZE = 50
+Document = dict[str, object]  # a part of an export or of the accesses, ready for JSON
+CaseRow = RiskAssessment | Outcome | SafetyAction
 ANONYMOUS = "—"  # what a name becomes; contacts become empty
 MAX_CONTACT = 254
 
@@ -161,7 +163,7 @@ async def citizen_accesses(ctx: Context, staff: Staff, email_or_phone: str) -> A
 ACCESS_COLUMNS = ("id", "at", "actor", "action", "object_type", "object_id", "case")
 
 
-def access_records(accesses: Accesses) -> list[dict[str, Any]]:
+def access_records(accesses: Accesses) -> list[Document]:
     codes = dict(accesses.cases)
     return [
         {
@@ -180,8 +182,8 @@ def access_records(accesses: Accesses) -> list[dict[str, Any]]:
 # -- export and anonymisation ------------------------------------------------------------------------------------
 
 
-def _row(obj: Any, *names: str) -> dict[str, Any]:
-    out = {}
+def _row(obj: object, *names: str) -> Document:
+    out: Document = {}
     for name in names:
         value = getattr(obj, name)
         out[name] = value.isoformat() if isinstance(value, datetime) else value
@@ -194,7 +196,7 @@ WITHHELD_NOTICE = (
 )
 
 
-async def _case_document(db: AsyncSession, ctx: Context, staff: Staff, case: Case) -> dict[str, Any]:
+async def _case_document(db: AsyncSession, ctx: Context, staff: Staff, case: Case) -> Document:
     """What the service holds of ``case``, as far as ``staff`` may see it (:func:`policy.withheld_from_export`:
     a coordinator gets no reason, risk, safety steps, outcomes or notes), and what was withheld."""
     cid = case.id
@@ -203,7 +205,7 @@ async def _case_document(db: AsyncSession, ctx: Context, staff: Staff, case: Cas
     consultations = await db.scalars(select(Consultation).where(Consultation.case_id == cid))
     bookings = await db.scalars(select(Booking).where(Booking.case_id == cid))
     person = ("citizen_name", "citizen_email", "citizen_phone")
-    document: dict[str, Any] = {
+    document: Document = {
         **_row(case, "code", *person, "channel", "status", "opened_at", "first_session_at"),
         "anonymised_at": case.anonymised_at.isoformat() if case.anonymised_at else None,
         "consultations": [_row(c, *person, "starts_at", "ends_at", "status") for c in consultations],
@@ -211,7 +213,7 @@ async def _case_document(db: AsyncSession, ctx: Context, staff: Staff, case: Cas
     }
     if "reason" not in withheld:
         document["reason"] = case.reason
-    sections = {
+    sections: dict[str, Callable[[], Awaitable[list[Document]]]] = {
         "risk_assessments": lambda: _rows(db, RiskAssessment, cid, RiskAssessment.at, "at", "self_harm", "others"),
         "outcomes": lambda: _rows(db, Outcome, cid, Outcome.at, "at", "kind"),
         "safety_steps": lambda: _rows(db, SafetyAction, cid, SafetyAction.at, "at", "action"),
@@ -225,16 +227,18 @@ async def _case_document(db: AsyncSession, ctx: Context, staff: Staff, case: Cas
     return document
 
 
-async def _rows(db: AsyncSession, model: Any, case_id: str, order: Any, *names: str) -> list[dict[str, Any]]:
+async def _rows(
+    db: AsyncSession, model: type[CaseRow], case_id: str, order: InstrumentedAttribute[datetime], *names: str
+) -> list[Document]:
     return [_row(r, *names) for r in await db.scalars(select(model).where(model.case_id == case_id).order_by(order))]
 
 
-async def _notes(db: AsyncSession, ctx: Context, case_id: str) -> list[dict[str, Any]]:
+async def _notes(db: AsyncSession, ctx: Context, case_id: str) -> list[Document]:
     notes = await db.scalars(select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at))
     return [{"at": n.created_at.isoformat(), "text": ctx.keyring.open(n.sealed, f"case_note:{case_id}")} for n in notes]
 
 
-async def export_citizen(ctx: Context, staff: Staff, email_or_phone: str) -> dict[str, Any]:
+async def export_citizen(ctx: Context, staff: Staff, email_or_phone: str) -> Document:
     """What the service holds about the citizen with that email or phone, as far as the exporter's role may see
     it (clinical parts withheld, and said so: :func:`_case_document`), and the accesses to it, as one JSON-ready
     document. Audited: one ``export`` row per case."""

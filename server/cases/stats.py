@@ -27,13 +27,15 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
-    Select,
+    Executable,
+    SQLColumnExpression,
     String,
     and_,
     case,
@@ -155,7 +157,7 @@ def suppress(name: str, counts: Sequence[tuple[str, int]], min_count: int) -> Ta
 # -- SQL: local days, weeks and months on each dialect -------------------------------------------------------------
 
 
-def _sqlite_local(column: Any) -> ColumnElement[Any]:
+def _sqlite_local(column: SQLColumnExpression[datetime]) -> ColumnElement[str]:
     """Europe/Rome wall-clock time of a UTC column, in SQLite: +2 h between the last Sundays of March and of
     October at 01:00 UTC (the EU rule since 1996), else +1 h. SQLite stores 'YYYY-MM-DD HH:MM:SS.ffffff'."""
     year = func.strftime("%Y", column)
@@ -165,14 +167,14 @@ def _sqlite_local(column: Any) -> ColumnElement[Any]:
     return func.datetime(column, offset)
 
 
-def local_day(dialect: str, column: Any) -> ColumnElement[Any]:
+def local_day(dialect: str, column: SQLColumnExpression[datetime]) -> ColumnElement[date | str]:
     """The Europe/Rome date of a UTC column (a DATE on PostgreSQL, 'YYYY-MM-DD' on SQLite)."""
     if dialect == "postgresql":
         return cast(func.timezone(TIMEZONE, column), Date)
     return func.date(_sqlite_local(column))
 
 
-def week_and_month(dialect: str, day: Any) -> tuple[ColumnElement[str], ColumnElement[str]]:
+def week_and_month(dialect: str, day: ColumnElement[date | str]) -> tuple[ColumnElement[str], ColumnElement[str]]:
     """(week, month) of a local day: the week's Monday as 'YYYY-MM-DD', the month as 'YYYY-MM'."""
     if dialect == "postgresql":
         midnight = cast(day, DateTime())
@@ -180,7 +182,9 @@ def week_and_month(dialect: str, day: Any) -> tuple[ColumnElement[str], ColumnEl
     return func.date(day, "weekday 0", "-6 days"), func.substr(day, 1, 7)
 
 
-def _hours(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
+def _hours(
+    dialect: str, later: SQLColumnExpression[datetime | None], earlier: SQLColumnExpression[datetime]
+) -> ColumnElement[float | Decimal]:
     if dialect == "postgresql":
         return func.extract("epoch", later - earlier) / 3600.0
     return (func.julianday(later) - func.julianday(earlier)) * 24.0
@@ -191,7 +195,7 @@ def _hours(dialect: str, later: Any, earlier: Any) -> ColumnElement[Any]:
 SESSION_SUMS = ("n", "phone", "online", "switchboard", "follow_up", "past_video", "no_show")
 
 
-def sessions_query(dialect: str, start: datetime, end: datetime, now: datetime) -> Any:
+def sessions_query(dialect: str, start: datetime, end: datetime, now: datetime) -> Executable:
     """One pass over the period's sessions (cancelled bookings left out), joined to their booking: counts per local
     day and service (``per_day``), then summed by week, by month, by service and in all, in the same statement.
     Rows: (dimension, key, sessions, phone, online, switchboard, follow_up, past video sessions, no-shows)."""
@@ -231,7 +235,7 @@ def sessions_query(dialect: str, start: datetime, end: datetime, now: datetime) 
     return union_all(*parts)
 
 
-def cases_query(start: datetime, end: datetime) -> Any:
+def cases_query(start: datetime, end: datetime) -> Executable:
     """Cases opened in the period by reason, channel, current risk and latest outcome, in one statement.
     Rows: (dimension, key, cases)."""
     opened = (Case.opened_at >= start, Case.opened_at < end)
@@ -246,26 +250,25 @@ def cases_query(start: datetime, end: datetime) -> Any:
         .where(*opened)
         .subquery()
     )
-    columns: tuple[tuple[str, Any], ...] = (
+    columns: tuple[tuple[str, SQLColumnExpression[object]], ...] = (
         ("reason", Case.reason),
         ("case_channel", Case.channel),
         ("risk_self", Case.risk_self),
         ("risk_others", Case.risk_others),
     )
-    parts: list[Any] = [
-        select(literal_column(f"'{name}'"), cast(column, String).label("key"), func.count())
-        .where(*opened)
-        .group_by(column)
-        for name, column in columns
-    ]
     outcome = cast(latest.c.kind, String).label("key")
-    parts.append(
-        select(literal_column("'outcome'"), outcome, func.count()).where(latest.c.rank == 1).group_by(latest.c.kind)
+    return union_all(
+        *(
+            select(literal_column(f"'{name}'"), cast(column, String).label("key"), func.count())
+            .where(*opened)
+            .group_by(column)
+            for name, column in columns
+        ),
+        select(literal_column("'outcome'"), outcome, func.count()).where(latest.c.rank == 1).group_by(latest.c.kind),
     )
-    return union_all(*parts)
 
 
-def delay_query(dialect: str, start: datetime, end: datetime) -> Select[Any]:
+def delay_query(dialect: str, start: datetime, end: datetime) -> Executable:
     """(cases, median hours, mean hours) from first contact to first session; the median by row numbers."""
     raw = _hours(dialect, Case.first_session_at, Case.opened_at)
     hours = case((raw < 0, 0.0), else_=raw)
@@ -331,7 +334,7 @@ def _ordered(counts: dict[str, int], keys: Iterable[str]) -> list[tuple[str, int
     return [(k, counts.get(k, 0)) for k in keys] + sorted((k, v) for k, v in counts.items() if k not in keys)
 
 
-def _values(kind: Any) -> list[str]:
+def _values(kind: type[StrEnum]) -> list[str]:
     return [member.value for member in kind]
 
 
