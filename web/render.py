@@ -3,8 +3,8 @@ time helpers of the pages that show times (in Rome time, in the page's language)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -17,8 +17,10 @@ from web import static_files
 from web.i18n import LANGUAGES, negotiate, translate
 from web.keys import login_csrf_key, page_staff_key
 
+Context = Mapping[str, object]  # a template's variables
 
-def page_context(request: web.Request) -> dict[str, Any]:
+
+def page_context(request: web.Request) -> dict[str, object]:
     lang = negotiate(request)
     session = request.get(page_staff_key)
 
@@ -47,7 +49,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
     }
 
 
-def render(template: str, request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
+def render(template: str, request: web.Request, context: Context, *, status: int = 200) -> web.Response:
     response = aiohttp_jinja2.render_template(template, request, {**page_context(request), **context}, status=status)
     if "lang" in request.query and request.query["lang"] in LANGUAGES:
         # The visible switch: remember the choice for the next pages.
@@ -69,7 +71,7 @@ def day_text(request: web.Request, day: date, pattern: str = "EEEE d MMMM y") ->
     return format_date(day, pattern, locale=negotiate(request))
 
 
-def page(template: str, request: web.Request, context: dict[str, Any], *, status: int = 200) -> web.Response:
+def page(template: str, request: web.Request, context: Context, *, status: int = 200) -> web.Response:
     """``render`` plus ``when`` and ``day_label``, the time helpers of the pages that show times."""
 
     def when(value: datetime, pattern: str = "EEEE d MMMM y, HH:mm") -> str:

@@ -17,7 +17,6 @@ import json
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -46,7 +45,7 @@ class IdempotencyKey:
     request_hash: str
 
     @classmethod
-    def of(cls, raw: str | None, scope: str, payload: Any) -> IdempotencyKey | None:
+    def of(cls, raw: str | None, scope: str, payload: object) -> IdempotencyKey | None:
         if raw is None:
             return None
         if not raw.strip() or len(raw) > MAX_KEY:
@@ -73,7 +72,7 @@ class IdempotencyKey:
 @dataclass(frozen=True)
 class Replay:
     status: int
-    body: Any
+    body: object  # JSON
 
 
 async def lookup(sessionmaker: async_sessionmaker[AsyncSession], key: IdempotencyKey, now: datetime) -> Replay | None:
@@ -90,7 +89,9 @@ async def lookup(sessionmaker: async_sessionmaker[AsyncSession], key: Idempotenc
         raise IdempotencyKeyReused("this Idempotency-Key was used for another request") from None
 
 
-async def answer_row(db: AsyncSession, key: IdempotencyKey, status: int, body: Any, now: datetime) -> IdempotencyRecord:
+async def answer_row(
+    db: AsyncSession, key: IdempotencyKey, status: int, body: object, now: datetime
+) -> IdempotencyRecord:
     """The record of the first answer to ``key``, for the caller to write with the change it answers; an expired
     record of the same key is deleted first."""
     await db.execute(

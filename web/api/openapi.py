@@ -3,28 +3,29 @@ route). Written by hand, next to the handlers it describes: short enough to read
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from server.clock import TIMEZONE
 from web.api.payload import MAX_BODY, MAX_DAYS
 from web.api.ratelimit import BOOKINGS_PER_MINUTE, SLOT_QUERIES_PER_MINUTE
 
 VERSION = "1.0.0"
+Schema = dict[str, object]  # a piece of the OpenAPI document (JSON)
 
 
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _json(schema: Mapping[str, object], description: str) -> Schema:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _error(description: str) -> dict[str, Any]:
+def _error(description: str) -> Schema:
     return {"$ref": "#/components/responses/Error", "description": description}
 
 
-def _limited(description: str) -> dict[str, Any]:
+def _limited(description: str) -> Schema:
     return {
         "description": description,
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
@@ -36,7 +37,7 @@ STRING = {"type": "string"}
 INSTANT = {"type": "string", "format": "date-time", "description": "UTC, ISO 8601 (e.g. 2026-12-01T08:30:00Z)"}
 LOCAL = {"type": "string", "format": "date-time", "description": f"The same instant in {TIMEZONE} time"}
 
-SCHEMAS: dict[str, Any] = {
+SCHEMAS: Schema = {
     "Error": {
         "type": "object",
         "required": ["error", "message"],
@@ -124,7 +125,7 @@ SCHEMAS: dict[str, Any] = {
 }
 
 
-def _services_operation() -> dict[str, Any]:
+def _services_operation() -> Schema:
     services = {"type": "object", "properties": {"services": {"type": "array", "items": _ref("Service")}}}
     return {
         "operationId": "listServices",
@@ -136,7 +137,7 @@ def _services_operation() -> dict[str, Any]:
     }
 
 
-def _slots_operation() -> dict[str, Any]:
+def _slots_operation() -> Schema:
     answer = {
         "type": "object",
         "properties": {
@@ -162,7 +163,7 @@ def _slots_operation() -> dict[str, Any]:
     }
 
 
-def _cancel_operation() -> dict[str, Any]:
+def _cancel_operation() -> Schema:
     return {
         "operationId": "cancelBooking",
         "summary": "Cancel a booking with its manage link's token (idempotent)",
@@ -176,7 +177,7 @@ def _cancel_operation() -> dict[str, Any]:
     }
 
 
-def _move_operation() -> dict[str, Any]:
+def _move_operation() -> Schema:
     moved = {
         "type": "object",
         "required": ["booking", "join_link", "manage_link"],
@@ -211,7 +212,7 @@ def _move_operation() -> dict[str, Any]:
     }
 
 
-def _paths() -> dict[str, Any]:
+def _paths() -> Schema:
     openapi = {
         "operationId": "openapi",
         "summary": "This document",
@@ -227,7 +228,7 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def _book_operation() -> dict[str, Any]:
+def _book_operation() -> Schema:
     return {
         "operationId": "createBooking",
         "summary": "Book a slot (a citizen, or staff on a caller's behalf)",
@@ -258,7 +259,7 @@ def _book_operation() -> dict[str, Any]:
     }
 
 
-def document(base_url: str) -> dict[str, Any]:
+def document(base_url: str) -> Schema:
     return {
         "openapi": "3.1.0",
         "info": {

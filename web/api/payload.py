@@ -6,8 +6,8 @@ Nothing here names an operator to the public: a slot says how many operators are
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
 
 from aiohttp import web
 
@@ -37,6 +37,9 @@ REQUIRED = ("service", "starts_at", "citizen_name")
 LANGS = ("it", "en")
 
 
+JsonObject = dict[str, object]  # a JSON object, as json.loads gives it or json.dumps takes it
+
+
 class PayloadTooLarge(AscoltoError):
     status = 413
     code = "payload_too_large"
@@ -47,7 +50,7 @@ class InvalidJson(AscoltoError):
     code = "invalid_json"
 
 
-async def read_json(request: web.Request) -> dict[str, Any]:
+async def read_json(request: web.Request) -> JsonObject:
     """The body as a JSON object, at most :data:`MAX_BODY` bytes (413 beyond, 400 when not a JSON object)."""
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise PayloadTooLarge(f"the body may not exceed {MAX_BODY} bytes")
@@ -77,7 +80,7 @@ def parse_instant(raw: str, field: str = "starts_at") -> datetime:
     return value.astimezone(UTC)
 
 
-def _check_fields(payload: dict[str, Any]) -> None:
+def _check_fields(payload: JsonObject) -> None:
     fields: dict[str, str] = {}
     for name, value in payload.items():
         expected = BOOKING_FIELDS.get(name)
@@ -92,25 +95,31 @@ def _check_fields(payload: dict[str, Any]) -> None:
         raise InvalidInput("the booking is not valid", fields)
 
 
-def booking_request(payload: dict[str, Any], staff: Staff | None) -> BookingRequest:
+def _text(payload: JsonObject, name: str) -> str:
+    """A text field (:func:`_check_fields` has checked its type), "" when absent or null."""
+    value = payload.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def booking_request(payload: JsonObject, staff: Staff | None) -> BookingRequest:
     _check_fields(payload)
-    lang = payload.get("lang") or "it"
+    lang = _text(payload, "lang") or "it"
     return BookingRequest(
-        service=payload["service"],
-        starts_at=parse_instant(payload["starts_at"]),
-        mode=payload.get("mode") or "video",
-        citizen_name=payload["citizen_name"],
-        citizen_email=payload.get("citizen_email") or "",
-        citizen_phone=payload.get("citizen_phone") or "",
+        service=_text(payload, "service"),
+        starts_at=parse_instant(_text(payload, "starts_at")),
+        mode=_text(payload, "mode") or "video",
+        citizen_name=_text(payload, "citizen_name"),
+        citizen_email=_text(payload, "citizen_email"),
+        citizen_phone=_text(payload, "citizen_phone"),
         privacy_accepted=payload.get("privacy_accepted") is True,
         verbal_consent=payload.get("verbal_consent") is True,
-        operator_id=payload.get("operator_id") or None,
+        operator_id=_text(payload, "operator_id") or None,
         staff=staff,
         lang=lang if lang in LANGS else "it",
     )
 
 
-def move_request(payload: dict[str, Any]) -> datetime:
+def move_request(payload: JsonObject) -> datetime:
     """``{"starts_at": ...}``: the new start."""
     unknown = {name: "unknown" for name in payload if name != "starts_at"}
     if unknown:
@@ -121,7 +130,7 @@ def move_request(payload: dict[str, Any]) -> datetime:
     return parse_instant(raw)
 
 
-def slot_query(query: Any) -> tuple[date | None, int | None]:
+def slot_query(query: Mapping[str, str]) -> tuple[date | None, int | None]:
     """``from=YYYY-MM-DD`` and ``days=N`` (1..MAX_DAYS), both optional."""
     fields: dict[str, str] = {}
     first: date | None = None
@@ -149,8 +158,8 @@ def local_iso(instant: datetime) -> str:
     return instant.astimezone(ROME).isoformat()
 
 
-def slot_json(slot: Slot, *, staff: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def slot_json(slot: Slot, *, staff: bool) -> JsonObject:
+    body: JsonObject = {
         "starts_at": iso(slot.starts_at),
         "ends_at": iso(slot.ends_at),
         "local": local_iso(slot.starts_at),
@@ -161,7 +170,7 @@ def slot_json(slot: Slot, *, staff: bool) -> dict[str, Any]:
     return body
 
 
-def service_json(service: Service) -> dict[str, Any]:
+def service_json(service: Service) -> JsonObject:
     return {
         "slug": service.slug,
         "name": service.name,
@@ -173,8 +182,8 @@ def service_json(service: Service) -> dict[str, Any]:
     }
 
 
-def booking_json(booking: Booking, service_slug: str, *, staff: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
+def booking_json(booking: Booking, service_slug: str, *, staff: bool) -> JsonObject:
+    body: JsonObject = {
         "id": booking.id,
         "service": service_slug,
         "starts_at": iso(booking.starts_at),

@@ -7,8 +7,6 @@ A staff session (cookie) must send its CSRF token in ``X-CSRF-Token``; the publi
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,7 +84,7 @@ async def slots(request: web.Request) -> web.Response:
     )
 
 
-def _booked_json(request: web.Request, booked: Booked, *, staff: bool) -> dict[str, Any]:
+def _booked_json(request: web.Request, booked: Booked, *, staff: bool) -> payload.JsonObject:
     links = payload.ApiLinks(request.app)
     return {
         "booking": payload.booking_json(booked.booking, booked.service.slug, staff=staff),
@@ -120,7 +118,7 @@ async def create_booking(request: web.Request) -> web.Response:
     sessionmaker, now = request.app[sessionmaker_key], utcnow()
     if key is not None and (replay := await idempotency.lookup(sessionmaker, key, now)):
         return _replayed(replay)
-    answer: dict[str, Any] = {}
+    answer: payload.JsonObject = {}
 
     async def within(db: AsyncSession, booked: Booked) -> list[Base]:
         answer.update(_booked_json(request, booked, staff=staff is not None))

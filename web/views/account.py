@@ -6,8 +6,6 @@ The code and enrolment pages accept only a pending login (:mod:`server.mfa`, the
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from server import mfa, staff_admin
@@ -44,7 +42,7 @@ async def _pending_form(request: web.Request, item: mfa.Pending) -> str:
     return code.strip()[:40] if isinstance(code, str) else ""
 
 
-def _page(request: web.Request, template: str, item: mfa.Pending, status: int = 200, **extra: Any) -> web.Response:
+def _page(request: web.Request, template: str, item: mfa.Pending, status: int = 200, **extra: object) -> web.Response:
     context = {"csrf_token": item.csrf_token, "member": item.staff, "error": None, "ended": False, **extra}
     return render(template, request, context, status=status)
 
@@ -55,7 +53,7 @@ def _signed_in(request: web.Request, response: web.Response, completed: mfa.Comp
     return response
 
 
-def _refused(request: web.Request, template: str, item: mfa.Pending, exc: Exception, **extra: Any) -> web.Response:
+def _refused(request: web.Request, template: str, item: mfa.Pending, exc: Exception, **extra: object) -> web.Response:
     """A wrong code (the form again, or the end of this pending login) or a wait."""
     if isinstance(exc, TooManyAttempts):
         response = _page(request, template, item, 429, error="mfa.error.wait", **extra)

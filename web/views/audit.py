@@ -8,12 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Any
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from server import cases
 from server.auth import SessionInfo
@@ -21,7 +19,7 @@ from server.cases import rights
 from server.cases.policy import Action
 from server.errors import InvalidInput
 from web.csv_cells import safe_cell
-from web.guard import checked_form, require_staff
+from web.guard import Form, checked_form, require_staff
 from web.render import page, see_other
 
 MAX_FILTER = 80
@@ -75,7 +73,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
             found = await rights.search_audit(ctx, session.staff, query)
         except InvalidInput as exc:
             errors = dict(exc.fields) or {"filters": "invalid"}
-    context: dict[str, Any] = {"found": found, "values": values, "errors": errors, "prev": None, "next": None}
+    context: dict[str, object] = {"found": found, "values": values, "errors": errors, "prev": None, "next": None}
     if found is not None:
         context["prev"] = _page_link(request, values, found.page - 1) if found.page > 1 else None
         context["next"] = _page_link(request, values, found.page + 1) if found.has_next else None
@@ -94,7 +92,7 @@ async def citizen_form(request: web.Request) -> web.StreamResponse:
     return page("audit_citizen.html", request, {"accesses": None, "contact": "", "error": None, "done": done})
 
 
-async def _posted(request: web.Request) -> tuple[SessionInfo, MultiDictProxy[Any]]:
+async def _posted(request: web.Request) -> tuple[SessionInfo, Form]:
     session = await require_staff(request)
     return session, await checked_form(request, session)
 
@@ -108,7 +106,7 @@ def _download(body: str, content_type: str, name: str) -> web.Response:
     )
 
 
-def accesses_csv(rows: list[dict[str, Any]]) -> str:
+def accesses_csv(rows: Sequence[Mapping[str, object]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(rights.ACCESS_COLUMNS)
@@ -133,7 +131,7 @@ async def citizen_accesses(request: web.Request) -> web.StreamResponse:
     if kind == "json":
         body = json.dumps({"cases": [code for _, code in accesses.cases], "accesses": rows}, indent=1)
         return _download(body, "application/json", "accesses.json")
-    context: dict[str, Any] = {"accesses": accesses, "rows": rows, "contact": contact, "error": None, "done": None}
+    context: dict[str, object] = {"accesses": accesses, "rows": rows, "contact": contact, "error": None, "done": None}
     return page("audit_citizen.html", request, context)
 
 

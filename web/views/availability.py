@@ -5,7 +5,7 @@ The coordinator edits anyone's; an operator sees and edits only their own.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from aiohttp import web
 
@@ -48,11 +48,11 @@ async def _page(
     staff_id: str,
     *,
     errors: dict[str, str] | None = None,
-    typed: dict[str, Any] | None = None,
+    typed: Mapping[str, object] | None = None,
     status: int = 200,
 ) -> web.Response:
     settings = await availability_settings.operator_settings(request.app[sessionmaker_key], staff_id)
-    values: dict[str, Any] = {f"day{d}": format_ranges(settings.weekly[d]) for d in WEEKDAYS}
+    values: dict[str, object] = {f"day{d}": format_ranges(settings.weekly[d]) for d in WEEKDAYS}
     values["daily_cap"] = "" if settings.staff.daily_cap is None else str(settings.staff.daily_cap)
     values["override_kind"] = "absence"
     context = {

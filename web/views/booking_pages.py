@@ -6,30 +6,29 @@ A slot taken a moment ago is not an error: the same page says so and offers the 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TypedDict
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from scheduling import booking as booking_domain
 from scheduling import services as services_domain
 from scheduling.availability import free_slots_for, load_service
 from scheduling.booking import Booked, BookingRequest, ByToken, SlotTaken
+from scheduling.slots import Slot
 from server.client_address import client_address
 from server.errors import Conflict, InvalidInput, NotFound
 from server.keys import sessionmaker_key, settings_key
 from server.models import Booking, BookingStatus, Service, utcnow
 from web.api.ratelimit import limiter_key
-from web.guard import checked_public_form, issue_public_csrf, public_token
+from web.guard import Form, checked_public_form, issue_public_csrf, public_token
 from web.i18n import negotiate
 from web.links import absolute, join_url
-from web.render import page, see_other
+from web.render import Context, page, see_other
 from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, parse_instant
 
-PERSON = ("citizen_name", "citizen_email", "citizen_phone")
 
-
-def _public(request: web.Request, template: str, context: dict[str, Any], *, status: int = 200) -> web.Response:
+def _public(request: web.Request, template: str, context: Context, *, status: int = 200) -> web.Response:
     public_token(request)
     response = page(template, request, context, status=status)
     issue_public_csrf(request, response)
@@ -54,9 +53,9 @@ async def _slots_page(
     request: web.Request,
     service: Service,
     *,
-    values: dict[str, Any],
+    values: Mapping[str, object],
     errors: dict[str, str] | None = None,
-    nearest: list[Any] | None = None,
+    nearest: Sequence[Slot] | None = None,
     status: int = 200,
 ) -> web.Response:
     slots = await free_slots_for(request.app[sessionmaker_key], service, utcnow())
@@ -76,10 +75,29 @@ async def service(request: web.Request) -> web.StreamResponse:
     return await _slots_page(request, bookable, values={"mode": "video"})
 
 
-def _typed(form: MultiDictProxy[Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in (*PERSON, "mode", "slot")}
-    values["privacy_accepted"] = form.get("privacy_accepted") == "on"
-    return values
+class Typed(TypedDict):
+    """The booking form as typed, kept to show it again."""
+
+    citizen_name: str
+    citizen_email: str
+    citizen_phone: str
+    mode: str
+    slot: str
+    privacy_accepted: bool
+
+
+def _typed(form: Form) -> Typed:
+    def text(name: str) -> str:
+        return str(form.get(name, "")).strip()
+
+    return Typed(
+        citizen_name=text("citizen_name"),
+        citizen_email=text("citizen_email"),
+        citizen_phone=text("citizen_phone"),
+        mode=text("mode"),
+        slot=text("slot"),
+        privacy_accepted=form.get("privacy_accepted") == "on",
+    )
 
 
 def _limit(request: web.Request) -> None:
@@ -137,7 +155,7 @@ async def _manage_page(
     *,
     notice: str = "",
     error: str = "",
-    nearest: list[Any] | None = None,
+    nearest: Sequence[Slot] | None = None,
     join_link: str = "",
     status: int = 200,
 ) -> web.Response:

@@ -4,8 +4,6 @@ of local services the coordinator keeps. Access is :mod:`server.cases.policy`'s 
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
 from server import cases
@@ -81,7 +79,7 @@ async def directory_page(request: web.Request) -> web.StreamResponse:
 async def _directory(
     request: web.Request,
     errors: dict[str, str],
-    values: dict[str, Any],
+    values: dict[str, str],
     *,
     editing: str = "",
     status: int = 200,

@@ -8,10 +8,9 @@ A form with bad input re-renders the page with a 400, the fields to fix and what
 from __future__ import annotations
 
 import enum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
-from multidict import MultiDictProxy
 
 from server import cases, staff_lists
 from server.auth import SessionInfo
@@ -20,7 +19,7 @@ from server.cases.policy import Action, Relation, allowed
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Channel, OutcomeKind, Reason, RiskLevel, Role, Staff
-from web.guard import checked_form, require_staff
+from web.guard import Form, checked_form, require_staff
 from web.render import page, see_other
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -69,7 +68,7 @@ async def _page(
     request: web.Request,
     session: SessionInfo,
     errors: dict[str, str],
-    values: dict[str, Any],
+    values: dict[str, str],
     *,
     status: int = 200,
     done: str = "",
@@ -123,7 +122,7 @@ async def _follow_up_url(request: web.Request, staff: Staff, case_id: str) -> st
     return str(router["switchboard"].url_for()) if staff.role in SWITCHBOARD_ROLES else None
 
 
-async def _consultation(request: web.Request, staff: Staff, case_id: str, form: MultiDictProxy[Any]) -> str | None:
+async def _consultation(request: web.Request, staff: Staff, case_id: str, form: Form) -> str | None:
     """The consultation the form came from, if it is one of this person's consultations of this case."""
     wanted = str(form.get("consultation_id", "")).strip()
     return await records.own_consultation(cases.context(request.app), staff, case_id, wanted)
@@ -143,7 +142,7 @@ def _shown(exc: InvalidInput) -> dict[str, str]:
     return {field: RECORDS_ERRORS.get((field, key), key) for field, key in exc.fields.items()} or {"form": "invalid"}
 
 
-async def _posted(request: web.Request) -> tuple[SessionInfo, MultiDictProxy[Any], str]:
+async def _posted(request: web.Request) -> tuple[SessionInfo, Form, str]:
     session = await require_staff(request)
     form = await checked_form(request, session)
     return session, form, request.match_info["id"]
@@ -156,7 +155,7 @@ def _back(request: web.Request, case_id: str, done: str, consultation_id: str | 
     return see_other(f"{url}#{anchor}")
 
 
-def _typed(form: MultiDictProxy[Any], *names: str) -> dict[str, Any]:
+def _typed(form: Form, *names: str) -> dict[str, str]:
     return {name: str(form.get(name, "")) for name in names}
 
 

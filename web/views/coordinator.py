@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
 
-import holidays
 from aiohttp import web
+from holidays.countries.italy import Italy
 
 from scheduling import services as services_domain
 from server import actors
@@ -62,9 +62,9 @@ async def service_create(request: web.Request) -> web.StreamResponse:
     return see_other(_url(request, "schedule_service", id=service.id))
 
 
-def _rule_values(settings: services_domain.ServiceSettings) -> dict[str, Any]:
+def _rule_values(settings: services_domain.ServiceSettings) -> dict[str, object]:
     service = settings.service
-    values: dict[str, Any] = {field: getattr(service, field) for field in services_domain.RULE_FIELDS}
+    values: dict[str, object] = {field: getattr(service, field) for field in services_domain.RULE_FIELDS}
     values["modes"] = service.modes.split(",") if service.modes else []
     for weekday in WEEKDAYS:
         values[f"day{weekday}"] = format_ranges(settings.hours[weekday])
@@ -76,7 +76,7 @@ async def _service_page(
     service_id: str,
     *,
     errors: dict[str, str] | None = None,
-    typed: dict[str, Any] | None = None,
+    typed: Mapping[str, object] | None = None,
     notice: str = "",
     status: int = 200,
 ) -> web.Response:
@@ -116,7 +116,7 @@ def parse_rules(form: Form) -> tuple[services_domain.Rules | None, dict[str, obj
     if len(disciplines) > 300:
         errors.fields["disciplines"] = "too_long"
     typed["holiday_subdivision"] = subdivision = str(typed["holiday_subdivision"]).upper()
-    if not SUBDIVISION.match(subdivision) or (subdivision and subdivision not in holidays.Italy.subdivisions):
+    if not SUBDIVISION.match(subdivision) or (subdivision and subdivision not in Italy.subdivisions):
         errors.fields["holiday_subdivision"] = "bad_subdivision"
     typed["bookable_online"] = bookable_online = form.get("bookable_online") == "on"
     if session_minutes is None or buffer_minutes is None or notice_minutes is None or horizon_days is None:

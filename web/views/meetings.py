@@ -3,8 +3,9 @@ series with its invited staff, and skips, moves or restores single meetings. Inv
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TypedDict
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from server.errors import InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Role, utcnow
 from web.forms import FormErrors, parse_date, parse_int, parse_time
-from web.guard import checked_form, require_role
+from web.guard import Form, checked_form, require_role
 from web.render import page, see_other
 
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
@@ -28,7 +29,7 @@ async def meetings_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _list_page(
-    request: web.Request, errors: dict[str, str], values: dict[str, Any], status: int = 200
+    request: web.Request, errors: dict[str, str], values: Mapping[str, object], status: int = 200
 ) -> web.Response:
     context = {
         "series": await meetings.all_series(request.app[sessionmaker_key]),
@@ -40,17 +41,35 @@ async def _list_page(
     return page("meetings.html", request, context, status=status)
 
 
-def _local_instant(day: Any, at: Any) -> datetime:
-    return clock.instant(day, at)
+class SeriesForm(TypedDict):
+    """The new series' form as typed, kept to show it again."""
+
+    title: str
+    first_day: str
+    at: str
+    minutes: str
+    repeat: str
+    invitees: list[str]
+
+
+def _series_form(form: Form) -> SeriesForm:
+    def text(name: str) -> str:
+        return str(form.get(name, "")).strip()
+
+    return SeriesForm(
+        title=text("title"),
+        first_day=text("first_day"),
+        at=text("at"),
+        minutes=text("minutes"),
+        repeat=text("repeat"),
+        invitees=[str(v) for v in form.getall("invitees", [])],
+    )
 
 
 async def meeting_create(request: web.Request) -> web.StreamResponse:
     session = await require_role(request, *MANAGERS)
     form = await checked_form(request, session)
-    values: dict[str, Any] = {
-        k: str(form.get(k, "")).strip() for k in ("title", "first_day", "at", "minutes", "repeat")
-    }
-    values["invitees"] = [str(v) for v in form.getall("invitees", [])]
+    values = _series_form(form)
     check = FormErrors({})
     if not values["title"] or len(values["title"]) > 200:
         check.fields["title"] = "required" if not values["title"] else "too_long"
@@ -68,7 +87,7 @@ async def meeting_create(request: web.Request) -> web.StreamResponse:
             request.app[sessionmaker_key],
             title=values["title"],
             rrule=REPEATS[values["repeat"]],
-            starts_at=_local_instant(day, at),
+            starts_at=clock.instant(day, at),
             minutes=minutes,
             created_by=session.staff.id,
             invitees=values["invitees"],
@@ -94,7 +113,7 @@ async def _room_id(request: web.Request, series_id: str) -> str | None:
     return (await supervision.series_rooms(request.app[sessionmaker_key], [series_id])).get(series_id)
 
 
-def _original(form: Any) -> datetime:
+def _original(form: Form) -> datetime:
     try:
         value = datetime.fromisoformat(str(form.get("original", "")))
     except ValueError:
@@ -120,12 +139,12 @@ async def meeting_change(request: web.Request) -> web.StreamResponse:
         check = FormErrors({})
         day = check.check("day", parse_date, form.get("day"))
         at = check.check("at", parse_time, form.get("at"))
-        if check.fields:
+        if check.fields or day is None or at is None:
             detail = await meetings.series_detail(sessionmaker, series_id)
             context = {"meeting": detail.series, "invitees": detail.invitees, "upcoming": _upcoming(detail)}
             context["room_id"] = await _room_id(request, series_id)
             return page("meeting.html", request, {**context, "error": "bad_date"}, status=400)
-        await meetings.move_occurrence(sessionmaker, series_id, original, _local_instant(day, at))
+        await meetings.move_occurrence(sessionmaker, series_id, original, clock.instant(day, at))
     else:
         raise InvalidInput("unknown action", {"action": "pick_one"})
     return see_other(str(request.app.router["meeting"].url_for(id=series_id)))

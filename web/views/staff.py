@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -15,7 +14,7 @@ from server.client_address import client_address
 from server.errors import InvalidInput, TooManyAttempts
 from server.identity import STAFF_COOKIE
 from server.keys import keyring_key, sessionmaker_key, settings_key
-from server.models import utcnow
+from server.models import Consultation, utcnow
 from web.guard import (
     LOGIN_CSRF_COOKIE,
     checked_form,
@@ -147,7 +146,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _console_context(request: web.Request, **extra: Any) -> dict[str, Any]:
+async def _console_context(request: web.Request, **extra: object) -> dict[str, object]:
     session = request[page_staff_key]
     since = utcnow() - timedelta(hours=12)
     items = await consultations.list_for_operator(request.app[sessionmaker_key], session.staff, since=since)
@@ -187,7 +186,7 @@ async def room(request: web.Request) -> web.StreamResponse:
 
 
 def _room_page(
-    request: web.Request, consultation: Any, link: str | None, *, status: int = 200, notice: str = ""
+    request: web.Request, consultation: Consultation, link: str | None, *, status: int = 200, notice: str = ""
 ) -> web.Response:
     """The operator's page for one consultation: the citizen's link (when just made) and the call."""
     context = {

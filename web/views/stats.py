@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from aiohttp import web
 from babel.numbers import format_decimal, format_percent
@@ -39,7 +39,7 @@ def default_period(today: date) -> stats.Period:
     return stats.Period(date(year, (month - 1) % 12 + 1, 1), today)
 
 
-def parse_period(query: Any, today: date) -> stats.Period:
+def parse_period(query: Mapping[str, str], today: date) -> stats.Period:
     """The period from ``from`` and ``to`` (YYYY-MM-DD, both optional); BadPeriod with an error key."""
     default = default_period(today)
     try:
@@ -91,7 +91,7 @@ def _chart(lang: str, table: stats.Table, hidden_text: str) -> Markup:
     return Markup(charts.bar_chart(table.name, title, desc, bars, hidden_text=hidden_text))
 
 
-def _section(lang: str, table: stats.Table, hidden_text: str) -> dict[str, Any]:
+def _section(lang: str, table: stats.Table, hidden_text: str) -> dict[str, object]:
     return {
         "id": table.name,
         "title": translate(lang, f"stats.table.{table.name}"),
@@ -116,11 +116,11 @@ async def stats_page(request: web.Request) -> web.StreamResponse:
     try:
         period = parse_period(request.query, clock.today())
     except BadPeriod as exc:
-        failed: dict[str, Any] = {"error": str(exc), "values": values, "figures": None, "sections": []}
+        failed: dict[str, object] = {"error": str(exc), "values": values, "figures": None, "sections": []}
         return page("stats.html", request, failed, status=400)
     figures = await _figures(request, period)
     tables = [figures.sessions_by_week, figures.sessions_by_month, *figures.tables]
-    context: dict[str, Any] = {
+    context: dict[str, object] = {
         "error": "",
         "values": {"from": period.first.isoformat(), "to": period.last.isoformat()},
         "figures": figures,

@@ -5,8 +5,9 @@ recurring team meeting. Who may enter and who moderates is ``server.supervision`
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TypedDict
 
 from aiohttp import web
 
@@ -16,7 +17,7 @@ from server.errors import Forbidden, InvalidInput
 from server.keys import sessionmaker_key
 from server.models import Role, utcnow
 from web.forms import FormErrors, parse_date, parse_int, parse_time
-from web.guard import checked_form, require_role, require_staff
+from web.guard import Form, checked_form, require_role, require_staff
 from web.render import page, see_other
 
 MANAGERS = (Role.SUPERVISOR, Role.COORDINATOR)
@@ -49,7 +50,7 @@ def _looks_like_phone(run: str) -> bool:
 
 
 async def _list_page(
-    request: web.Request, session: SessionInfo, errors: dict[str, str], values: dict[str, Any], status: int = 200
+    request: web.Request, session: SessionInfo, errors: dict[str, str], values: Mapping[str, object], status: int = 200
 ) -> web.Response:
     now = utcnow()
     maker = request.app[sessionmaker_key]
@@ -68,14 +69,32 @@ async def rooms_page(request: web.Request) -> web.StreamResponse:
     return await _list_page(request, session, {}, {"minutes": "90", "invitees": []})
 
 
-def _form_values(form: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in ("title", "day", "at", "minutes")}
-    values["agenda"] = str(form.get("agenda", ""))
-    values["invitees"] = [str(v) for v in form.getall("invitees", [])]
-    return values
+class RoomForm(TypedDict):
+    """The new room's form as typed, kept to show it again."""
+
+    title: str
+    day: str
+    at: str
+    minutes: str
+    agenda: str
+    invitees: list[str]
 
 
-def _check(values: dict[str, Any], now: datetime) -> tuple[dict[str, str], datetime | None, int]:
+def _form_values(form: Form) -> RoomForm:
+    def text(name: str) -> str:
+        return str(form.get(name, "")).strip()
+
+    return RoomForm(
+        title=text("title"),
+        day=text("day"),
+        at=text("at"),
+        minutes=text("minutes"),
+        agenda=str(form.get("agenda", "")),
+        invitees=[str(v) for v in form.getall("invitees", [])],
+    )
+
+
+def _check(values: RoomForm, now: datetime) -> tuple[dict[str, str], datetime | None, int]:
     """The fields to fix, the room's start (UTC) and its minutes."""
     check = FormErrors({})
     title = values["title"]

@@ -3,30 +3,29 @@ operator's follow-up for the citizen of a consultation. Both end on a page with 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TypedDict
 
 from aiohttp import web
-from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling import booking as booking_domain
 from scheduling import services as services_domain
 from scheduling.availability import free_slots_for, load_service
-from scheduling.booking import BookingRequest, SlotTaken
+from scheduling.booking import Booked, BookingRequest, SlotTaken
 from server import cases, consultations, staff_lists
 from server.auth import SessionInfo
 from server.cases import records
 from server.errors import InvalidInput
 from server.keys import sessionmaker_key, settings_key
 from server.models import Role, Service, utcnow
-from web.guard import checked_form, require_role
+from web.guard import Form, checked_form, require_role
 from web.i18n import negotiate
 from web.links import join_url
 from web.render import page
-from web.views.booking_support import PageLinks, by_day, choose_day, field_errors, group_token, parse_instant
+from web.views.booking_support import PageLinks, SlotDay, by_day, choose_day, field_errors, group_token, parse_instant
 
 BOOKERS = (Role.SWITCHBOARD, Role.OPERATOR, Role.COORDINATOR)
-PERSON = ("citizen_name", "citizen_phone", "citizen_email")
 
 
 async def _chosen_service(request: web.Request, slug: str) -> Service | None:
@@ -36,7 +35,7 @@ async def _chosen_service(request: web.Request, slug: str) -> Service | None:
 async def _form_page(
     request: web.Request,
     *,
-    values: dict[str, Any],
+    values: Mapping[str, object],
     errors: dict[str, str] | None = None,
     taken: bool = False,
     operator_id: str | None = None,
@@ -47,7 +46,7 @@ async def _form_page(
     sessionmaker = request.app[sessionmaker_key]
     services = await services_domain.list_services(sessionmaker)
     service = await _chosen_service(request, str(values.get("service", "")))
-    days: list[Any] = []
+    days: list[SlotDay] = []
     if service is not None:
         days = by_day(await free_slots_for(sessionmaker, service, utcnow(), operator_id=operator_id))
     choice = choose_day(days, request.query.get("day"), values.get("slot"))
@@ -70,19 +69,42 @@ async def switchboard(request: web.Request) -> web.StreamResponse:
     return await _form_page(request, values={"service": request.query.get("service", ""), "mode": "phone"})
 
 
-def _typed(form: MultiDictProxy[Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {k: str(form.get(k, "")).strip() for k in (*PERSON, "service", "mode", "operator", "slot")}
-    values["verbal_consent"] = form.get("verbal_consent") == "on"
-    return values
+class Typed(TypedDict):
+    """The booking form as typed, kept to show it again."""
+
+    citizen_name: str
+    citizen_phone: str
+    citizen_email: str
+    service: str
+    mode: str
+    operator: str
+    slot: str
+    verbal_consent: bool
+
+
+def _typed(form: Form) -> Typed:
+    def text(name: str) -> str:
+        return str(form.get(name, "")).strip()
+
+    return Typed(
+        citizen_name=text("citizen_name"),
+        citizen_phone=text("citizen_phone"),
+        citizen_email=text("citizen_email"),
+        service=text("service"),
+        mode=text("mode"),
+        operator=text("operator"),
+        slot=text("slot"),
+        verbal_consent=form.get("verbal_consent") == "on",
+    )
 
 
 async def _book(
     request: web.Request,
     session: SessionInfo,
-    values: dict[str, Any],
+    values: Typed,
     operator_id: str | None,
     case_id: str | None = None,
-) -> Any:
+) -> Booked:
     starts_at = parse_instant(values["slot"])
     if starts_at is None:
         errors = {"slot": "slot"}
@@ -123,7 +145,7 @@ async def switchboard_book(request: web.Request) -> web.StreamResponse:
     return await _result(request, booked)
 
 
-async def _result(request: web.Request, booked: Any) -> web.Response:
+async def _result(request: web.Request, booked: Booked) -> web.Response:
     booking = booked.booking
     service = await load_service(request.app[sessionmaker_key], booking.service_id)
     names = await staff_lists.names(request.app[sessionmaker_key], {booking.operator_id})
@@ -143,8 +165,13 @@ async def follow_up(request: web.Request) -> web.StreamResponse:
     consultation = await consultations.get_for_staff(
         request.app[sessionmaker_key], session.staff, request.match_info["id"]
     )
-    values: dict[str, Any] = {k: getattr(consultation, k) for k in PERSON}
-    values.update(service=request.query.get("service", ""), mode="video")
+    values = {
+        "citizen_name": consultation.citizen_name,
+        "citizen_phone": consultation.citizen_phone,
+        "citizen_email": consultation.citizen_email,
+        "service": request.query.get("service", ""),
+        "mode": "video",
+    }
     if not values["service"] and consultation.service_id:
         values["service"] = consultation.service_id
     return await _form_page(request, values=values, operator_id=session.staff.id, consultation_id=consultation.id)
