@@ -27,7 +27,7 @@ import json
 import operator
 import re
 from collections.abc import Iterator
-from functools import lru_cache
+from typing import TypeVar
 
 import msgspec
 from msgspec import UNSET
@@ -66,8 +66,10 @@ class ProtocolError(Exception):
 
 # -- what the declarations say -----------------------------------------------------------------------------------
 
+_M = TypeVar("_M", bound=Message)
 
-def _declared(base: type[Message]) -> Iterator[type[Message]]:
+
+def _declared(base: type[_M]) -> Iterator[type[_M]]:
     """The message classes under ``base``: those that declare their ``sockets``, in the order they were defined."""
     for cls in base.__subclasses__():
         if "sockets" in vars(cls):
@@ -75,9 +77,7 @@ def _declared(base: type[Message]) -> Iterator[type[Message]]:
         yield from _declared(cls)
 
 
-CLIENT_MESSAGES: tuple[type[ClientMessageBase], ...] = tuple(
-    cls for cls in _declared(ClientMessageBase) if issubclass(cls, ClientMessageBase)
-)
+CLIENT_MESSAGES: tuple[type[ClientMessageBase], ...] = tuple(_declared(ClientMessageBase))
 """Every client -> server message."""
 SERVER_MESSAGES: tuple[type[Message], ...] = tuple(
     cls for cls in _declared(Message) if not issubclass(cls, ClientMessageBase)
@@ -193,7 +193,7 @@ def explain(reason: str) -> str:
 # -- serialising -----------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _from(sender: str) -> str:
     """What a relayed frame as sent starts with instead of its ``{``."""
     return '{"from":' + _encode(sender).decode() + ","
