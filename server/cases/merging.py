@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server import actors
 from server.cases.policy import Action
-from server.cases.records import Context, audit_access, case_for, decision_place
+from server.cases.records import Context, audit_access, case_for, decision_place, note_place
 from server.errors import NotFound
 from server.models import (
     Booking,
@@ -84,8 +84,8 @@ async def _move(db: AsyncSession, ctx: Context, staff: Staff, case: Case, new: C
             .execution_options(synchronize_session=False)
         )
     for note in await db.scalars(select(CaseNote).where(CaseNote.case_id == new.id)):
-        text = ctx.keyring.open(note.sealed, f"case_note:{new.id}")
-        note.case_id, note.sealed = case.id, ctx.keyring.seal(text, f"case_note:{case.id}")
+        text = ctx.keyring.open(note.sealed, note_place(new.id))
+        note.case_id, note.sealed = case.id, ctx.keyring.seal(text, note_place(case.id))
     for decision in await db.scalars(select(ReviewDecision).where(ReviewDecision.case_id == new.id)):
         text = ctx.keyring.open(decision.sealed, decision_place(new.id))
         decision.case_id, decision.sealed = case.id, ctx.keyring.seal(text, decision_place(case.id))

@@ -50,11 +50,13 @@ MAX_NOTE = 20_000
 SAFETY_STEPS = ("emergency_called", "asked_plan", "asked_means", "contact_alerted", "supervisor_told", "stayed_on")
 
 
-def _note_place(case_id: str) -> str:
+def note_place(case_id: str) -> str:
+    """What a case's notes are sealed to (:mod:`server.sealing`): they open in their own case only."""
     return f"case_note:{case_id}"
 
 
 def decision_place(case_id: str) -> str:
+    """What a case's review decisions are sealed to."""
     return f"review_decision:{case_id}"
 
 
@@ -198,7 +200,7 @@ async def read_case(ctx: Context, staff: Staff, case_id: str) -> CaseFile:
         notes = decisions = None
         if with_notes:
             rows = await db.scalars(select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at))
-            place = _note_place(case_id)
+            place = note_place(case_id)
             notes = [Note(n.id, n.author_id, n.created_at, ctx.keyring.open(n.sealed, place)) for n in rows]
             taken = await db.scalars(
                 select(ReviewDecision).where(ReviewDecision.case_id == case_id).order_by(ReviewDecision.at)
@@ -247,7 +249,7 @@ async def write_note(
             case_id=case_id,
             consultation_id=consultation_id,
             author_id=staff.id,
-            sealed=ctx.keyring.seal(text, _note_place(case_id)),
+            sealed=ctx.keyring.seal(text, note_place(case_id)),
         )
         db.add(note)
         await db.flush()

@@ -235,7 +235,8 @@ async def _rows(
 
 async def _notes(db: AsyncSession, ctx: Context, case_id: str) -> list[Document]:
     notes = await db.scalars(select(CaseNote).where(CaseNote.case_id == case_id).order_by(CaseNote.created_at))
-    return [{"at": n.created_at.isoformat(), "text": ctx.keyring.open(n.sealed, f"case_note:{case_id}")} for n in notes]
+    place = records.note_place(case_id)
+    return [{"at": n.created_at.isoformat(), "text": ctx.keyring.open(n.sealed, place)} for n in notes]
 
 
 async def export_citizen(ctx: Context, staff: Staff, email_or_phone: str) -> Document:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from server.cases.records import decision_place, note_place
 from server.models import CaseNote, ReviewDecision
 from server.sealing import Keyring, decode_key, key_file, load_keyring, new_key, write_key_file
 from server.settings import Settings
@@ -33,11 +34,11 @@ async def rotate(sessionmaker: async_sessionmaker[AsyncSession], settings: Setti
     count = 0
     async with sessionmaker.begin() as db:
         for note in await db.scalars(select(CaseNote)):
-            place = f"case_note:{note.case_id}"
+            place = note_place(note.case_id)
             note.sealed = new.seal(old.open(note.sealed, place), place)
             count += 1
         for decision in await db.scalars(select(ReviewDecision)):
-            place = f"review_decision:{decision.case_id}"
+            place = decision_place(decision.case_id)
             decision.sealed = new.seal(old.open(decision.sealed, place), place)
             count += 1
     if settings.notes_key:
